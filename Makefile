@@ -1,0 +1,44 @@
+# vdb: segmented vector search for PostgreSQL 15 (PGXS build)
+
+EXTENSION = vdb
+EXTVERSION = 0.1.0
+
+MODULE_big = vdb
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is assembled from one file per concern (sql/install/),
+# in file-name order, so that each part of the extension owns its own SQL.
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+
+# pg_regress inputs: every sql/*.sql except the generated install script.
+REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(notdir $(basename $(wildcard sql/*.sql)))))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+# OpenBLAS: the serial build only. The threaded builds start threads inside a
+# backend, which PostgreSQL's signal handling does not tolerate.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+OPENBLAS_DIR ?= /usr/lib/$(MULTIARCH)/openblas-serial
+OPENBLAS_INC ?= /usr/include/$(MULTIARCH)/openblas-serial
+SHLIB_LINK += -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lm
+
+# Portable build: no -march=native. SIMD kernels are compiled per function
+# with target attributes and chosen at run time (src/distance.c).
+PG_CPPFLAGS = -I$(srcdir)/src -I$(OPENBLAS_INC)
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql results regression.diffs \
+	regression.out tmp_check tmp_install test/unit/*.bin
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+$(OBJS): $(wildcard src/*.h)
+
+# The pg_regress schedule, for scripts/test.sh.
+print-regress:
+	@echo $(REGRESS)
