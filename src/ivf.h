@@ -38,6 +38,8 @@
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/itup.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
 #include "storage/bufpage.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
