@@ -6,7 +6,7 @@
  */
 #include "postgres.h"
 
-#include "optimizer/optimizer.h"
+#include "utils/float.h"
 
 #include "ivf.h"
 
