@@ -562,6 +562,9 @@ ReadChain(IndexScanDesc scan, const VdbSegmentData *seg)
 		int			pageno;
 
 		CHECK_FOR_INTERRUPTS();
+		/* the chain may have grown since the relation size was read */
+		if (blkno >= nblocks || followed >= nblocks)
+			nblocks = RelationGetNumberOfBlocks(index);
 		if (blkno >= nblocks || ++followed > nblocks)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
