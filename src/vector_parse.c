@@ -50,19 +50,34 @@ static const double exact_double_pow10[] = {
 #define DOUBLE_TO_FLOAT_DROPPED_BITS	UINT64_C(0x1FFFFFFF)
 #define DOUBLE_TO_FLOAT_HALFWAY			UINT64_C(0x10000000)
 
-/* The whitespace pgvector skips around brackets and elements. */
+/* Character classes, looked up once per character instead of compared. */
+#define CHAR_SPACE		0x01		/* the whitespace pgvector skips */
+#define CHAR_END		0x02		/* strtof cannot read past it */
+
+static const unsigned char char_class[256] = {
+	['\0'] = CHAR_END,
+	[' '] = CHAR_SPACE | CHAR_END,
+	['\t'] = CHAR_SPACE | CHAR_END,
+	['\n'] = CHAR_SPACE | CHAR_END,
+	['\r'] = CHAR_SPACE | CHAR_END,
+	['\v'] = CHAR_SPACE | CHAR_END,
+	['\f'] = CHAR_SPACE | CHAR_END,
+	[','] = CHAR_END,
+	[']'] = CHAR_END,
+};
+
+/* Is c whitespace as pgvector skips it? */
 static inline bool
 vector_isspace(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-		c == '\f';
+	return (char_class[(unsigned char) c] & CHAR_SPACE) != 0;
 }
 
-/* Characters after which strtof could not have read further. */
+/* Is c a decimal digit? */
 static inline bool
-ends_number(char c)
+is_digit(char c)
 {
-	return c == ',' || c == ']' || c == '\0' || vector_isspace(c);
+	return (unsigned char) (c - '0') < 10;
 }
 
 #ifdef VECTOR_PARSE_COUNT_FALLBACKS
@@ -86,30 +101,32 @@ strtof_fallback(const char *p, char **end, bool *erange)
 }
 
 /*
- * Parse one number exactly; see vector_parse.h.
+ * The exact fast path of VectorStrtof: true with *result and *end set, or
+ * false when strtof must decide.
  *
- * The fast path accepts [+-]digits[.digits][(e|E)[+-]digits] with at least
- * one mantissa digit, at most 19 significant digits, and only when the next
- * character is one strtof would stop at too; it then has the number as an
- * integer m times 10^e, both exact.  If m < 2^24 and |e| <= 10, float(m)
- * and 10^|e| are exact floats and one float multiply or divide is correctly
- * rounded.  Otherwise, if m < 2^53 and |e| <= 22, one double operation gives
- * the correctly rounded double (Clinger's fast path), and narrowing that to
- * float is correct unless the double sits exactly halfway between two
- * floats.  In that case, and every other case, strtof decides.  Neither fast
- * range can overflow or reach a subnormal (1e-22 > FLT_MIN, 2^53 * 1e22 <
- * FLT_MAX), so there is never an ERANGE to report.
+ * It accepts [+-]digits[.digits][(e|E)[+-]digits] with at least one digit
+ * and at most 19 digits in all (leading zeros included, so that the
+ * integer cannot overflow), and only when the next character is one strtof
+ * would stop at too.  The number is then exactly m * 10^e.  If m < 2^24 and
+ * |e| <= 10, float(m) and 10^|e| are exact floats and one float multiply or
+ * divide is correctly rounded.  Otherwise, if m < 2^53 and |e| <= 22, one
+ * double operation gives the correctly rounded double (Clinger's fast
+ * path), and narrowing that to float is correct unless the double sits
+ * exactly halfway between two floats (a decimal near that point could
+ * belong on either side).  Neither range can overflow or reach a subnormal
+ * (1e-22 > FLT_MIN, 2^53 * 1e22 < FLT_MAX), so strtof would not report
+ * ERANGE either.
  */
-float
-VectorStrtof(const char *p, char **end, bool *erange)
+static inline bool
+parse_float_fast(const char *p, const char **end, float *result)
 {
 	const char *s = p;
+	const char *digits;
 	bool		negative = false;
-	bool		any_digit = false;
 	uint64_t	mantissa = 0;
-	int			significant = 0;
+	int			ndigits;
 	int			exp10 = 0;
-	float		result;
+	float		value;
 
 	if (*s == '-')
 	{
@@ -119,99 +136,103 @@ VectorStrtof(const char *p, char **end, bool *erange)
 	else if (*s == '+')
 		s++;
 
-	/* integer part */
-	for (; *s >= '0' && *s <= '9'; s++)
-	{
-		unsigned	digit = (unsigned) (*s - '0');
-
-		any_digit = true;
-		if (mantissa == 0 && digit == 0)
-			continue;			/* leading zero */
-		if (++significant > MAX_SIGNIFICANT_DIGITS)
-			return strtof_fallback(p, end, erange);
-		mantissa = mantissa * 10 + digit;
-	}
+	/* integer part; more than 19 digits wrap, but are then refused */
+	digits = s;
+	for (; is_digit(*s); s++)
+		mantissa = mantissa * 10 + (uint64_t) (*s - '0');
+	ndigits = (int) (s - digits);
 
 	/* fraction: each digit scales the value down by ten */
 	if (*s == '.')
 	{
-		for (s++; *s >= '0' && *s <= '9'; s++)
-		{
-			unsigned	digit = (unsigned) (*s - '0');
-
-			any_digit = true;
-			exp10--;
-			if (mantissa == 0 && digit == 0)
-				continue;		/* zero before the first significant digit */
-			if (++significant > MAX_SIGNIFICANT_DIGITS)
-				return strtof_fallback(p, end, erange);
-			mantissa = mantissa * 10 + digit;
-		}
+		digits = ++s;
+		for (; is_digit(*s); s++)
+			mantissa = mantissa * 10 + (uint64_t) (*s - '0');
+		exp10 = -(int) (s - digits);
+		ndigits += (int) (s - digits);
 	}
-	if (!any_digit)
-		return strtof_fallback(p, end, erange); /* inf, nan, garbage, ... */
+	if (ndigits == 0 || ndigits > MAX_SIGNIFICANT_DIGITS)
+		return false;			/* inf, nan, garbage, long numbers */
 
 	/* exponent; a large one only needs to stay large */
 	if (*s == 'e' || *s == 'E')
 	{
-		const char *e = s + 1;
 		bool		exp_negative = false;
 		int			exp_value = 0;
 
-		if (*e == '-')
+		s++;
+		if (*s == '-')
 		{
 			exp_negative = true;
-			e++;
+			s++;
 		}
-		else if (*e == '+')
-			e++;
-		if (!(*e >= '0' && *e <= '9'))
-			return strtof_fallback(p, end, erange);
-		for (; *e >= '0' && *e <= '9'; e++)
+		else if (*s == '+')
+			s++;
+		if (!is_digit(*s))
+			return false;		/* "1e": strtof stops before the e */
+		for (; is_digit(*s); s++)
 		{
 			if (exp_value < 100000)
-				exp_value = exp_value * 10 + (*e - '0');
+				exp_value = exp_value * 10 + (*s - '0');
 		}
 		exp10 += exp_negative ? -exp_value : exp_value;
-		s = e;
 	}
 
-	/* hex ("0x1p3"), "1e" without digits and the like */
-	if (!ends_number(*s))
-		return strtof_fallback(p, end, erange);
+	/* hex ("0x1p3") and the like */
+	if (!(char_class[(unsigned char) *s] & CHAR_END))
+		return false;
 
 	if (mantissa == 0)
-		result = 0.0f;
+		value = 0.0f;
 	else if (mantissa < (UINT64_C(1) << FLT_MANT_DIG) &&
 			 exp10 >= -FLOAT_FAST_MAX_EXP10 && exp10 <= FLOAT_FAST_MAX_EXP10)
 	{
-		result = (float) mantissa;
+		/* int32 conversion: one instruction, unlike uint64 */
+		value = (float) (int32_t) mantissa;
 		if (exp10 < 0)
-			result /= exact_float_pow10[-exp10];
-		else
-			result *= exact_float_pow10[exp10];
+			value /= exact_float_pow10[-exp10];
+		else if (exp10 > 0)
+			value *= exact_float_pow10[exp10];
 	}
 	else if (mantissa < (UINT64_C(1) << DBL_MANT_DIG) &&
 			 exp10 >= -DOUBLE_FAST_MAX_EXP10 && exp10 <= DOUBLE_FAST_MAX_EXP10)
 	{
-		double		value = (double) mantissa;
+		double		wide = (double) (int64_t) mantissa;
 		uint64_t	bits;
 
 		if (exp10 < 0)
-			value /= exact_double_pow10[-exp10];
+			wide /= exact_double_pow10[-exp10];
 		else
-			value *= exact_double_pow10[exp10];
-		memcpy(&bits, &value, sizeof(bits));
+			wide *= exact_double_pow10[exp10];
+		memcpy(&bits, &wide, sizeof(bits));
 		if ((bits & DOUBLE_TO_FLOAT_DROPPED_BITS) == DOUBLE_TO_FLOAT_HALFWAY)
-			return strtof_fallback(p, end, erange);
-		result = (float) value;
+			return false;
+		value = (float) wide;
 	}
 	else
-		return strtof_fallback(p, end, erange);
+		return false;
 
-	*end = (char *) s;
-	*erange = false;
-	return negative ? -result : result;
+	*end = s;
+	*result = negative ? -value : value;
+	return true;
+}
+
+/*
+ * Parse one number exactly; see vector_parse.h.
+ */
+float
+VectorStrtof(const char *p, char **end, bool *erange)
+{
+	float		result;
+	const char *fast_end;
+
+	if (parse_float_fast(p, &fast_end, &result))
+	{
+		*end = (char *) fast_end;
+		*erange = false;
+		return result;
+	}
+	return strtof_fallback(p, end, erange);
 }
 
 /*
@@ -248,7 +269,10 @@ VectorParseText(const char *str, float *x, int maxdim, int *dim,
 			return VECTOR_PARSE_TOO_MANY;
 		while (vector_isspace(*p))
 			p++;
-		value = VectorStrtof(p, &end, &erange);
+		if (parse_float_fast(p, (const char **) &end, &value))
+			erange = false;
+		else
+			value = strtof_fallback(p, &end, &erange);
 		if (end == p)
 			return VECTOR_PARSE_SYNTAX;
 
