@@ -527,8 +527,10 @@ vector_to_int4(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(vector_to_numeric);
 /*
- * Cast vector to numeric[] (explicit): each element as real::numeric gives
- * it, the shortest decimal that reads back as the same float.
+ * Cast vector to numeric[] (explicit): each element as its shortest decimal
+ * that reads back as the same float, so that numeric[]::vector gives the
+ * vector back (-0 becomes 0: numeric has no negative zero).  real::numeric
+ * is not used: in PostgreSQL 15 it keeps only 6 significant digits.
  */
 Datum
 vector_to_numeric(PG_FUNCTION_ARGS)
@@ -538,7 +540,14 @@ vector_to_numeric(PG_FUNCTION_ARGS)
 	ArrayType  *result;
 
 	for (int i = 0; i < v->dim; i++)
-		elems[i] = DirectFunctionCall1(float4_numeric, Float4GetDatum(v->x[i]));
+	{
+		char		digits[FLOAT_SHORTEST_DECIMAL_LEN];
+
+		float_to_shortest_decimal_buf(v->x[i], digits);
+		elems[i] = DirectFunctionCall3(numeric_in, CStringGetDatum(digits),
+									   ObjectIdGetDatum(InvalidOid),
+									   Int32GetDatum(-1));
+	}
 	result = construct_array(elems, v->dim, NUMERICOID, -1, false, TYPALIGN_INT);
 	PG_RETURN_ARRAYTYPE_P(result);
 }
