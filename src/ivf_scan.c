@@ -36,8 +36,6 @@
 #include <float.h>
 #include <math.h>
 
-#include <cblas.h>
-
 #include "access/htup_details.h"
 #include "access/relscan.h"
 #include "catalog/pg_type.h"
@@ -731,30 +729,33 @@ StartScan(IndexScanDesc scan)
 	for (int i = 0; i < so->nsealed; i++)
 	{
 		const VdbCachedSegment *seg = so->sealed[i].cache;
-		float	   *dot = palloc(sizeof(float) * seg->nlists);
 
 		CHECK_FOR_INTERRUPTS();
-		/* query . centroid for every list at once (memory-bound: one pass) */
-		if (!so->no_order)
-			cblas_sgemv(CblasRowMajor, CblasNoTrans, seg->nlists, seg->dim,
-						1.0f, seg->centroids, seg->dim, so->query, 1,
-						0.0f, dot, 1);
+
+		/*
+		 * One kernel call per centroid rather than BLAS: a query must never
+		 * start (or spin on) BLAS threads, and the ranking is memory-bound.
+		 * L2 ranks by |c|^2 - 2 q.c, which orders like |q - c|^2.
+		 */
 		for (uint32 l = 0; l < seg->nlists; l++)
 		{
 			uint32		g = so->sealed[i].first_list + l;
-			float		d;
+			float		d = 0.0f;
 
-			if (so->no_order)
-				d = 0.0f;
-			else if (so->kind == VDB_DISTANCE_L2)
-				d = seg->centroid_norms[l] - 2.0f * dot[l];
-			else
-				d = -dot[l];
+			if (!so->no_order)
+			{
+				float		dot = VectorInnerProduct(so->dim, so->query,
+													 seg->centroids + (Size) l * seg->dim);
+
+				if (so->kind == VDB_DISTANCE_L2)
+					d = seg->centroid_norms[l] - 2.0f * dot;
+				else
+					d = -dot;
+			}
 			so->ranked[g].distance = d;
 			so->ranked[g].list = g;
 			so->list_round[g] = -1;
 		}
-		pfree(dot);
 	}
 
 	/*
