@@ -260,6 +260,7 @@ typedef struct CheckEntry
 typedef struct CheckState
 {
 	Relation	index;
+	VdbMetaPage meta;
 	ReturnSetInfo *rsinfo;
 	int64		nproblems;
 	CheckEntry *entries;
@@ -364,6 +365,14 @@ CheckChain(CheckState *cs, VdbSegment seg)
 			VdbGrowingEntry entry = (VdbGrowingEntry) PageGetItem(page, PageGetItemId(page, off));
 
 			RememberEntry(cs, &entry->tid, seg->segid);
+			if (entry->assign_segid != 0)
+			{
+				VdbSegment	target = VdbFindSegment(cs->meta, entry->assign_segid);
+
+				if (target == NULL || target->nlists == 0 || entry->assign_list >= target->nlists)
+					Problem(cs, "segment %u: block %u item %u is assigned to list %u of segment %u, which does not exist",
+							seg->segid, blkno, off, entry->assign_list, entry->assign_segid);
+			}
 		}
 		if (blkno != seg->tail || seg->state == VDB_SEGMENT_FROZEN)
 			counted += maxoff;
@@ -652,6 +661,7 @@ vdb_check(PG_FUNCTION_ARGS)
 	cs.entries = palloc(sizeof(CheckEntry) * cs.maxentries);
 
 	meta = VdbCopyMeta(cs.index);
+	cs.meta = meta;
 	dim = VdbGetIndexDimensions(cs.index);
 	kind = VdbGetDistanceKind(cs.index);
 	if (meta->dimensions != dim || meta->kind != kind)
