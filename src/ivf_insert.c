@@ -8,10 +8,11 @@
  * keyed by (relfilenode, segment, generation).
  *
  * Appending holds the metapage share-locked (so the tail cannot move) and
- * the tail page exclusively.  When the tail is full, the inserter retakes
- * the metapage exclusively and moves the tail to a new page: linked into
- * the chain, or, once the segment holds segment_rows rows, as the first
- * page of a new growing segment, freezing the old one (VdbGrowNewPage).
+ * the tail page exclusively.  When the tail is full, or the segment holds
+ * segment_rows rows, the inserter retakes the metapage exclusively and
+ * moves the tail to a new page: linked into the chain, or, once the
+ * segment is full, as the first page of a new growing segment, freezing
+ * the old one (VdbGrowNewPage).
  */
 #include "postgres.h"
 
@@ -182,7 +183,8 @@ AppendEntry(Relation index, VdbGrowingEntry entry, Size entry_size)
 		page = BufferGetPage(tailbuf);
 		VdbCheckPageStamp(index, page, tail, growing->segid, growing->generation,
 						  VDB_PAGE_GROWING);
-		if (PageGetFreeSpace(page) >= entry_size)
+		if (PageGetFreeSpace(page) >= entry_size &&
+			growing->nrows + PageGetMaxOffsetNumber(page) < (uint32) segment_rows)
 		{
 			AddEntry(index, tailbuf, entry, entry_size);
 			UnlockReleaseBuffer(tailbuf);
@@ -204,13 +206,11 @@ AppendEntry(Relation index, VdbGrowingEntry entry, Size entry_size)
 		tailbuf = ReadBuffer(index, tail);
 		LockBuffer(tailbuf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(tailbuf);
-		if (PageGetFreeSpace(page) >= entry_size)
+		freeze = growing->nrows + PageGetMaxOffsetNumber(page) >= (uint32) segment_rows;
+		if (!freeze && PageGetFreeSpace(page) >= entry_size)
 			AddEntry(index, tailbuf, entry, entry_size);	/* VACUUM made room */
 		else
-		{
-			freeze = growing->nrows + PageGetMaxOffsetNumber(page) >= (uint32) segment_rows;
 			VdbGrowNewPage(index, metabuf, tailbuf, freeze, (Item) entry, entry_size);
-		}
 		UnlockReleaseBuffer(tailbuf);
 		UnlockReleaseBuffer(metabuf);
 		return;

@@ -19,6 +19,7 @@
 #include "commands/progress.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
@@ -39,7 +40,9 @@ struct VdbSealer
 	int			nrows;			/* rows collected */
 	ItemPointerData *tids;
 	float	   *vectors;
-	bool		publish_each;	/* publish every segment as soon as written */
+	bool		publish_each;	/* CREATE INDEX: publish every segment as soon
+								 * as written, and extend the index page by
+								 * page (nobody else extends it) */
 	int			nsealed;		/* segments written but not yet published */
 	VdbSegmentData *sealed;
 	/* the lists of the last segment written, for interim assignments */
@@ -243,7 +246,10 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	}
 
 	segid = VdbReserveSegid(s->index);
-	head = VdbExtendRun(s->index, npages);
+	if (s->publish_each)
+		head = RelationGetNumberOfBlocks(s->index);
+	else
+		head = VdbExtendRun(s->index, npages);
 
 	/* Header. */
 	memset(&header, 0, sizeof(header));
@@ -344,8 +350,13 @@ VdbSealerSealPiece(VdbSealer *s, int nrows)
 	int		   *assign;
 	float	   *tmp;
 	VdbSegmentData seg;
+	instr_time	start,
+				trained,
+				assigned,
+				written;
 
 	Assert(nrows > 0 && nrows <= s->nrows);
+	INSTR_TIME_SET_CURRENT(start);
 	old = MemoryContextSwitchTo(s->scratch);
 
 	k = s->lists > 0 ? s->lists : (int) (4.0 * sqrt((double) nrows));
@@ -369,11 +380,24 @@ VdbSealerSealPiece(VdbSealer *s, int nrows)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VDB_PHASE_KMEANS);
 	centroids = palloc_extended(sizeof(float) * (Size) k * dim, MCXT_ALLOC_HUGE);
 	VdbKmeans(s->vectors, ntrain, dim, k, spherical, centroids);
+	INSTR_TIME_SET_CURRENT(trained);
 	assign = palloc_extended(sizeof(int) * (Size) nrows, MCXT_ALLOC_HUGE);
 	VdbAssignLists(s->vectors, nrows, dim, centroids, k, spherical, assign);
+	INSTR_TIME_SET_CURRENT(assigned);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VDB_PHASE_WRITE);
 	WriteRun(s, nrows, assign, centroids, k, &seg);
+	INSTR_TIME_SET_CURRENT(written);
+	INSTR_TIME_SUBTRACT(written, assigned);
+	INSTR_TIME_SUBTRACT(assigned, trained);
+	INSTR_TIME_SUBTRACT(trained, start);
+	ereport(DEBUG1,
+			(errmsg("vdb_ivf sealed segment %u of index \"%s\": %d rows, %d lists",
+					seg.segid, RelationGetRelationName(s->index), nrows, k),
+			 errdetail("k-means on %d rows %.0f ms, assigning %.0f ms, writing %u pages %.0f ms.",
+					   ntrain, INSTR_TIME_GET_MILLISEC(trained),
+					   INSTR_TIME_GET_MILLISEC(assigned), seg.npages,
+					   INSTR_TIME_GET_MILLISEC(written))));
 
 	MemoryContextSwitchTo(old);
 
@@ -412,7 +436,7 @@ VdbSealerSealPiece(VdbSealer *s, int nrows)
  * Write the collected rows as the index's growing segment (a chain of
  * contiguous pages, every row with its interim assignment to the lists of
  * the last segment sealed) and publish it.  Used by CREATE INDEX for the
- * rows too few to seal.
+ * rows too few to seal, so it extends the index page by page.
  */
 void
 VdbWriteGrowingChain(Relation index, VdbSealer *s)
@@ -422,7 +446,7 @@ VdbWriteGrowingChain(Relation index, VdbSealer *s)
 	int			per_page = ItemsPerPage(entry_size);
 	BlockNumber npages = Max(1, (s->nrows + per_page - 1) / per_page);
 	uint32		segid = VdbReserveSegid(index);
-	BlockNumber head = VdbExtendRun(index, npages);
+	BlockNumber head = RelationGetNumberOfBlocks(index);
 	PGAlignedBlock block;
 	Page		page = block.data;
 	VdbGrowingEntry entry = palloc0(entry_size);

@@ -7,10 +7,10 @@
 #define VDB_KMEANS_H
 
 /* Lloyd iterations run on the training sample. */
-#define VDB_KMEANS_ITERATIONS	10
+#define VDB_KMEANS_ITERATIONS	6
 
 /* Rows trained on per list (the sample is at most k times this). */
-#define VDB_KMEANS_SAMPLE_PER_LIST	64
+#define VDB_KMEANS_SAMPLE_PER_LIST	24
 
 extern void VdbKmeans(const float *x, int ntrain, int dim, int k, bool spherical,
 					  float *centroids);

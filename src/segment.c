@@ -264,7 +264,9 @@ VdbExtendRun(Relation index, BlockNumber npages)
 
 /*
  * Write a page built in local memory to a block that no directory entry
- * names yet, logging it as a full page image.
+ * names yet, logging it as a full page image.  A block just past the end
+ * extends the relation (CREATE INDEX writes its runs that way: nobody else
+ * can extend the index meanwhile).
  */
 void
 VdbWriteNewPage(Relation index, ForkNumber forknum, BlockNumber blkno, Page src,
@@ -272,7 +274,15 @@ VdbWriteNewPage(Relation index, ForkNumber forknum, BlockNumber blkno, Page src,
 {
 	Buffer		buf;
 
-	buf = ReadBufferExtended(index, forknum, blkno, RBM_ZERO_AND_LOCK, NULL);
+	if (blkno == RelationGetNumberOfBlocksInFork(index, forknum))
+	{
+		buf = ReadBufferExtended(index, forknum, P_NEW, RBM_NORMAL, NULL);
+		if (BufferGetBlockNumber(buf) != blkno)
+			elog(ERROR, "vdb_ivf page run is not contiguous");
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	}
+	else
+		buf = ReadBufferExtended(index, forknum, blkno, RBM_ZERO_AND_LOCK, NULL);
 	START_CRIT_SECTION();
 	memcpy(BufferGetPage(buf), src, BLCKSZ);
 	MarkBufferDirty(buf);
