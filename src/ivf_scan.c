@@ -17,11 +17,15 @@
  *	- Candidates of a batch sit in a flat array made into a binary heap
  *	  ordered by (distance, heap TID), so the first k rows cost
  *	  O(n + k log n) and ties come out in TID order.
- *	- When a batch is used up the scan widens: the next lists by rank (the
- *	  batch doubles each time) and the growing entries assigned to them.  A
- *	  row of the new batch that sorts before the last row returned cannot be
- *	  returned without breaking the order: it is skipped and counted.  The
- *	  scan ends when every list has been read (or vdb.max_probes says stop).
+ *	- When half of the candidates are used up (a filter or invisible rows are
+ *	  eating the stream), the scan widens: the next lists by rank (the batch
+ *	  doubles each time) and the growing entries assigned to them, merged into
+ *	  the remaining candidates.  Widening before the pool runs dry means a new
+ *	  row that sorts between the last row returned and the remaining ones is
+ *	  still returned in its place; only a new row that sorts before the last
+ *	  row returned cannot be returned without breaking the order: it is
+ *	  skipped and counted.  The scan ends when every list has been read and
+ *	  every candidate returned (or vdb.max_probes says stop).
  *
  * Posting lists hold full vectors, so distances are exact and neither
  * xs_recheck nor xs_recheckorderby is ever set (P20).  Pages are share-locked
@@ -129,6 +133,7 @@ typedef struct VdbScanOpaqueData
 	VdbCandidate *cand;
 	int			ncand;
 	int			cand_capacity;
+	int			widen_below;	/* widen when fewer candidates remain */
 
 	/* the last row returned, for the order check after widening */
 	bool		have_last;
@@ -783,6 +788,7 @@ StartScan(IndexScanDesc scan)
 	}
 
 	Heapify(so->cand, so->ncand);
+	so->widen_below = so->ncand / 2;
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -803,11 +809,12 @@ WidenScan(IndexScanDesc scan)
 	oldcxt = MemoryContextSwitchTo(so->scan_cxt);
 	so->round++;
 	so->stats.widenings++;
-	so->ncand = 0;
 	n = Min(so->next_batch, so->list_limit - so->nranked_taken);
 	so->next_batch = (uint32) Min((uint64) so->next_batch * 2, PG_UINT32_MAX);
+	/* new candidates are appended to the remaining ones, then one heapify */
 	ProbeLists(scan, n);
 	Heapify(so->cand, so->ncand);
+	so->widen_below = so->ncand / 2;
 	MemoryContextSwitchTo(oldcxt);
 	return true;
 }
@@ -896,37 +903,40 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 
 	for (;;)
 	{
-		while (so->ncand > 0)
-		{
-			VdbCandidate c = HeapPop(so->cand, &so->ncand);
+		VdbCandidate c;
 
-			/* found by a widening but sorts before a row already returned */
-			if (so->have_last && CandidateBefore(&c, &so->last))
-			{
-				so->stats.skipped_for_order++;
-				continue;
-			}
-			so->last = c;
-			so->have_last = true;
-			so->stats.returned++;
-
-			scan->xs_heaptid = c.tid;
-			scan->xs_recheck = false;
-			scan->xs_recheckorderby = false;
-			if (so->orderby_null)
-			{
-				scan->xs_orderbyvals[0] = (Datum) 0;
-				scan->xs_orderbynulls[0] = true;
-			}
-			else
-			{
-				scan->xs_orderbyvals[0] = Float8GetDatum(SqlDistance(so, c.distance));
-				scan->xs_orderbynulls[0] = false;
-			}
-			return true;
-		}
-		if (!WidenScan(scan))
+		/* half the pool used up: widen now, while new rows can still merge */
+		if (so->ncand <= so->widen_below && WidenScan(scan))
+			continue;
+		if (so->ncand == 0)
 			return false;
+
+		c = HeapPop(so->cand, &so->ncand);
+
+		/* found by a widening but sorts before a row already returned */
+		if (so->have_last && CandidateBefore(&c, &so->last))
+		{
+			so->stats.skipped_for_order++;
+			continue;
+		}
+		so->last = c;
+		so->have_last = true;
+		so->stats.returned++;
+
+		scan->xs_heaptid = c.tid;
+		scan->xs_recheck = false;
+		scan->xs_recheckorderby = false;
+		if (so->orderby_null)
+		{
+			scan->xs_orderbyvals[0] = (Datum) 0;
+			scan->xs_orderbynulls[0] = true;
+		}
+		else
+		{
+			scan->xs_orderbyvals[0] = Float8GetDatum(SqlDistance(so, c.distance));
+			scan->xs_orderbynulls[0] = false;
+		}
+		return true;
 	}
 }
 

@@ -92,7 +92,7 @@ BEGIN
 END $$;
 });
 
-my $probes = $node->safe_psql('postgres', 'SHOW vdb.probes');
+my $probes = $node->safe_psql('postgres', "LOAD 'vdb'; SHOW vdb.probes");
 my ($recall, $max_fraction, $mean_fraction, $min_segments) = split /\|/,
   $node->safe_psql('postgres', 'SELECT * FROM measure()');
 note(sprintf("vdb.probes = %s: recall@10 %.4f, entries scanned max %.4f mean %.4f",
