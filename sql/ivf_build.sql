@@ -115,7 +115,22 @@ SELECT vdb_seal('ib_temp');
 SELECT state, rows FROM vdb_segments('ib_temp_v') ORDER BY segment_id;
 SELECT * FROM vdb_check('ib_temp_v');
 
--- The operator class checks out.
-SELECT amvalidate(oid) FROM pg_opclass WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'vdb_ivf');
+-- Inner product and cosine (spherical k-means).  A zero vector has no
+-- cosine distance: the cosine index leaves it out, at build and at insert.
+CREATE TABLE ib_k (id int, v vector(8));
+INSERT INTO ib_k SELECT i, pg_temp.vec(i) FROM generate_series(1, 1200) i;
+INSERT INTO ib_k VALUES (0, '[0,0,0,0,0,0,0,0]');
+CREATE INDEX ib_k_ip ON ib_k USING vdb_ivf (v vector_ip_ops) WITH (segment_rows = 1000);
+CREATE INDEX ib_k_cos ON ib_k USING vdb_ivf (v vector_cosine_ops) WITH (segment_rows = 1000);
+INSERT INTO ib_k VALUES (-1, '[0,0,0,0,0,0,0,0]'), (-2, '[1,0,0,0,0,0,0,0]');
+SELECT state, rows, lists FROM vdb_segments('ib_k_ip') ORDER BY segment_id;
+SELECT state, rows, lists FROM vdb_segments('ib_k_cos') ORDER BY segment_id;
+SELECT vdb_seal('ib_k');
+SELECT * FROM vdb_check('ib_k_ip');
+SELECT * FROM vdb_check('ib_k_cos');
 
-DROP TABLE ib, ib_nodim, ib_wide, ib_2000, ib_unlogged, ib_temp;
+-- The operator classes check out.
+SELECT opcname, opcdefault, amvalidate(oid) FROM pg_opclass
+WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'vdb_ivf') ORDER BY 1;
+
+DROP TABLE ib, ib_nodim, ib_wide, ib_2000, ib_unlogged, ib_temp, ib_k;

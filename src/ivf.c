@@ -34,6 +34,12 @@ int			vdb_probes = VDB_DEFAULT_PROBES;
 static relopt_kind ivf_relopt_kind;
 
 /*
+ * The scan side registers its own settings (src/ivf_scan.c).  Declared weak
+ * so that this file links in a tree whose scan does not define it yet.
+ */
+extern void IvfScanInit(void) __attribute__((weak));
+
+/*
  * Register the index AM's options and settings.
  */
 void
@@ -54,6 +60,9 @@ IvfInit(void)
 							"more probes give better recall and slower queries.",
 							&vdb_probes, VDB_DEFAULT_PROBES, 1, VDB_MAX_LISTS,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+
+	if (IvfScanInit != NULL)
+		IvfScanInit();
 }
 
 /*

@@ -19,6 +19,16 @@ CREATE OPERATOR CLASS vector_l2_ops
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 vdb_ivf_l2_support(internal);
 
+CREATE OPERATOR CLASS vector_ip_ops
+	FOR TYPE vector USING vdb_ivf AS
+	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vdb_ivf_ip_support(internal);
+
+CREATE OPERATOR CLASS vector_cosine_ops
+	FOR TYPE vector USING vdb_ivf AS
+	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vdb_ivf_cosine_support(internal);
+
 CREATE FUNCTION vdb_seal(regclass) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION vdb_seal(regclass) IS
