@@ -145,7 +145,7 @@ typedef struct VdbScanOpaqueData
 typedef VdbScanOpaqueData *VdbScanOpaque;
 
 /*
- * Register the scan's settings (called from IvfInit, or on first use).
+ * Register the scan's settings (called once, from IvfInit).
  */
 void
 IvfScanInit(void)
@@ -839,8 +839,6 @@ ivfbeginscan(Relation index, int nkeys, int norderbys)
 {
 	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
 	VdbScanOpaque so = palloc0(sizeof(VdbScanOpaqueData));
-
-	IvfScanInit();
 
 	so->scan_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "vdb_ivf scan",
