@@ -141,6 +141,21 @@ SELECT check_stream($$SELECT embedding <-> scan_vec(3, 8) AS d FROM scan_items
 	ORDER BY embedding <-> scan_vec(3, 8)$$);
 SELECT returned + skipped_for_order = (SELECT count(*) FROM scan_items) AS all_accounted FROM vdb_last_scan();
 
+-- vdb.max_probes caps the lists a scan may probe (per sealed segment on
+-- average): the stream then ends early.
+SET vdb.probes = 1;
+SET vdb.max_probes = 2;
+SELECT count(*) < (SELECT count(*) FROM scan_items) AS ended_early FROM
+	(SELECT id FROM scan_items ORDER BY embedding <-> scan_vec(3, 8)) s;
+SELECT lists_probed, widenings FROM vdb_last_scan();
+RESET vdb.max_probes;
+
+-- REINDEX gives the index a new relfilenode: nothing stale is used.
+REINDEX INDEX scan_items_l2;
+SELECT check_stream($$SELECT embedding <-> scan_vec(3, 8) AS d FROM scan_items
+	ORDER BY embedding <-> scan_vec(3, 8)$$);
+SELECT returned + skipped_for_order = (SELECT count(*) FROM scan_items) AS all_accounted FROM vdb_last_scan();
+
 -- The inner product and cosine opclasses stream in order too.
 CREATE TABLE scan_ops (id int, embedding vector(8));
 INSERT INTO scan_ops SELECT i, scan_vec(i, 8) FROM generate_series(1, 2000) i;
