@@ -14,6 +14,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Walks a query's rows in the order returned and counts order violations.
+-- (How many rows come back depends on how many a widening skipped: the
+-- counters below account for every entry.)
 -- The index computes cosine distances from normalized vectors and the SQL
 -- operator from raw ones, so they may differ in the last bits: tolerance.
 CREATE FUNCTION check_stream(query text, tolerance float8 DEFAULT 0) RETURNS text
@@ -31,7 +33,7 @@ BEGIN
 		prev := r.d;
 		n := n + 1;
 	END LOOP;
-	RETURN format('%s rows, %s out of order', n, bad);
+	RETURN CASE WHEN n = 0 THEN 'no rows' ELSE format('%s out of order', bad) END;
 END $$;
 
 CREATE TABLE scan_items (id int, label int, embedding vector(8));
