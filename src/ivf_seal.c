@@ -452,6 +452,7 @@ VdbWriteGrowingChain(Relation index, VdbSealer *s)
 	VdbGrowingEntry entry = palloc0(entry_size);
 	VdbSegmentData seg;
 	int			row = 0;
+	float	   *dots = palloc(sizeof(float) * Max(s->last_nlists, 1));
 
 	memset(&seg, 0, sizeof(seg));
 	seg.segid = segid;
@@ -478,7 +479,7 @@ VdbWriteGrowingChain(Relation index, VdbSealer *s)
 			{
 				entry->assign_segid = s->last_segid;
 				entry->assign_list = VdbNearestCentroid(s->kind, x, dim, s->last_centroids,
-														s->last_norms, s->last_nlists);
+														s->last_norms, s->last_nlists, dots);
 			}
 			memcpy(entry->x, x, sizeof(float) * dim);
 			if (PageAddItem(page, (Item) entry, entry_size, InvalidOffsetNumber,

@@ -53,7 +53,8 @@ extern bool VdbPageStampMatches(Page page, uint32 segid, uint32 generation,
 extern bool VdbPrepareDatum(Datum value, int dim, VdbDistanceKind kind, float *x);
 extern float *VdbNormsOf(const float *x, int n, int dim);
 extern int	VdbNearestCentroid(VdbDistanceKind kind, const float *x, int dim,
-							   const float *centroids, const float *norms, int k);
+							   const float *centroids, const float *norms, int k,
+							   float *dots);
 
 /* src/ivf_seal.c */
 typedef struct VdbSealer VdbSealer;

@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include <cblas.h>
 #include <math.h>
 
 #include "access/xloginsert.h"
@@ -497,19 +498,21 @@ VdbNormsOf(const float *x, int n, int dim)
 /*
  * The list whose centroid is nearest to x, by the same rule as the k-means
  * assignment step: for L2 the smallest |c|^2 - 2 x.c, otherwise the largest
- * x.c (centroids are normalised).
+ * x.c (centroids are normalised).  One sgemv computes every x.c; dots is
+ * scratch space for k floats.
  */
 int
 VdbNearestCentroid(VdbDistanceKind kind, const float *x, int dim,
-				   const float *centroids, const float *norms, int k)
+				   const float *centroids, const float *norms, int k, float *dots)
 {
 	int			best = 0;
 	float		bestval = INFINITY;
 
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, k, dim, 1.0f, centroids, dim,
+				x, 1, 0.0f, dots, 1);
 	for (int j = 0; j < k; j++)
 	{
-		float		dot = VectorInnerProduct(dim, x, centroids + (Size) j * dim);
-		float		val = (kind == VDB_DISTANCE_L2) ? norms[j] - 2.0f * dot : -dot;
+		float		val = (kind == VDB_DISTANCE_L2) ? norms[j] - 2.0f * dots[j] : -dots[j];
 
 		if (val < bestval)
 		{
