@@ -173,7 +173,7 @@ PublishSegments(Relation index, uint32 frozen_segid, uint32 frozen_generation,
 	buf = ReadBuffer(index, VDB_IVF_METAPAGE_BLKNO);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	meta = VdbPageGetMeta(BufferGetPage(buf));
-	if (meta->nsegments + nsegs > VDB_MAX_SEGMENTS)
+	if (VdbDirectoryRoom(meta) + (frozen_segid != 0 ? 1 : 0) < nsegs)
 		VdbTooManySegments(index);
 
 	state = GenericXLogStart(index);

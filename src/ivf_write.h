@@ -34,6 +34,7 @@ extern void VdbCheckMeta(Relation index, VdbMetaPage meta);
 extern VdbSegment VdbFindGrowing(VdbMetaPage meta);
 extern VdbSegment VdbFindSegment(VdbMetaPage meta, uint32 segid);
 extern void VdbTooManySegments(Relation index) pg_attribute_noreturn();
+extern int	VdbDirectoryRoom(VdbMetaPage meta);
 extern VdbSegment VdbAddSegment(Relation index, VdbMetaPage meta);
 extern void VdbMetaSetLower(Page page);
 extern void VdbInitMetaPage(Page page, int dim, VdbDistanceKind kind,

@@ -187,11 +187,34 @@ VdbTooManySegments(Relation index)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("index \"%s\" has too many segments (at most %d)",
 					RelationGetRelationName(index), (int) VDB_MAX_SEGMENTS),
+			 errdetail("Sealed segments are not merged yet."),
 			 errhint("REINDEX the index, or rebuild it with a larger segment_rows.")));
 }
 
 /*
+ * How many more segments the directory can take: free slots, plus slots of
+ * dropped segments, which VdbAddSegment forgets when it needs the room.
+ */
+int
+VdbDirectoryRoom(VdbMetaPage meta)
+{
+	int			room = (int) VDB_MAX_SEGMENTS - (int) meta->nsegments;
+
+	for (uint32 i = 0; i < meta->nsegments; i++)
+	{
+		if (meta->segments[i].state == VDB_SEGMENT_DROPPED)
+			room++;
+	}
+	return room;
+}
+
+/*
  * Append a zeroed directory slot (on a page being changed under generic WAL).
+ *
+ * When the directory is full, the oldest dropped segment's slot is removed
+ * to make room (its pages are never reused in this version, so nothing is
+ * lost).  That moves later slots: pointers into the directory taken before
+ * the call are invalid after it.
  */
 VdbSegment
 VdbAddSegment(Relation index, VdbMetaPage meta)
@@ -199,7 +222,21 @@ VdbAddSegment(Relation index, VdbMetaPage meta)
 	VdbSegment	seg;
 
 	if (meta->nsegments >= VDB_MAX_SEGMENTS)
-		VdbTooManySegments(index);
+	{
+		int			victim = -1;
+
+		for (uint32 i = 0; i < meta->nsegments; i++)
+		{
+			if (meta->segments[i].state == VDB_SEGMENT_DROPPED &&
+				(victim < 0 || meta->segments[i].segid < meta->segments[victim].segid))
+				victim = i;
+		}
+		if (victim < 0)
+			VdbTooManySegments(index);
+		memmove(&meta->segments[victim], &meta->segments[victim + 1],
+				sizeof(VdbSegmentData) * (meta->nsegments - victim - 1));
+		meta->nsegments--;
+	}
 	seg = &meta->segments[meta->nsegments++];
 	memset(seg, 0, sizeof(VdbSegmentData));
 	seg->head = InvalidBlockNumber;
@@ -360,7 +397,7 @@ VdbGrowNewPage(Relation index, Buffer metabuf, Buffer tailbuf, bool freeze,
 	VdbSegment	growing;
 	BlockNumber newblk;
 
-	if (freeze && meta->nsegments >= VDB_MAX_SEGMENTS)
+	if (freeze && VdbDirectoryRoom(meta) < 1)
 		VdbTooManySegments(index);
 
 	newbuf = VdbNewBuffer(index, MAIN_FORKNUM);
