@@ -68,7 +68,9 @@ ItemsPerPage(Size itemsz)
 
 /*
  * How many rows of this many dimensions a sealer may hold within
- * maintenance_work_mem (a quarter of which is left for k-means).
+ * maintenance_work_mem (a quarter of which is left for k-means), but never
+ * fewer than VDB_MIN_SEGMENT_ROWS: sealing must not fail for want of memory,
+ * and 1000 rows of the widest vectors take 8 MB.
  */
 int
 VdbSealerMaxRows(int dim)
@@ -77,14 +79,7 @@ VdbSealerMaxRows(int dim)
 	Size		per_row = sizeof(float) * dim + sizeof(ItemPointerData) + 2 * sizeof(int);
 	Size		rows = budget / per_row;
 
-	if (rows < VDB_MIN_SEGMENT_ROWS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("maintenance_work_mem is too small to seal a segment of %d-dimensional vectors",
-						dim),
-				 errhint("Raise maintenance_work_mem to at least %zu kB.",
-						 (per_row * VDB_MIN_SEGMENT_ROWS * 4 / 3) / 1024 + 1)));
-	return (int) Min(rows, (Size) VDB_MAX_SEGMENT_ROWS);
+	return (int) Max(Min(rows, (Size) VDB_MAX_SEGMENT_ROWS), (Size) VDB_MIN_SEGMENT_ROWS);
 }
 
 /*
