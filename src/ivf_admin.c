@@ -636,7 +636,9 @@ PG_FUNCTION_INFO_V1(vdb_check);
  * one row per problem found (none when the index is sound).
  *
  * Holds ShareLock on the table so that the index and the table do not
- * change while they are compared.
+ * change while they are compared.  A standby allows no lock that strong:
+ * there it takes AccessShareLock, and a check that races with replay may
+ * report problems that a second run does not.
  */
 Datum
 vdb_check(PG_FUNCTION_ARGS)
@@ -649,11 +651,12 @@ vdb_check(PG_FUNCTION_ARGS)
 	int			dim;
 	VdbDistanceKind kind;
 	int			ngrowing = 0;
+	LOCKMODE	lockmode = RecoveryInProgress() ? AccessShareLock : ShareLock;
 
 	CheckTableOwner(heapoid);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
-	heap = table_open(heapoid, ShareLock);
+	heap = table_open(heapoid, lockmode);
 	memset(&cs, 0, sizeof(cs));
 	cs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	cs.index = index_open(indexoid, AccessShareLock);
@@ -699,6 +702,6 @@ vdb_check(PG_FUNCTION_ARGS)
 	CheckAgainstHeap(&cs, heap, dim, kind);
 
 	index_close(cs.index, AccessShareLock);
-	table_close(heap, ShareLock);
+	table_close(heap, lockmode);
 	return (Datum) 0;
 }
