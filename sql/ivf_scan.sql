@@ -211,6 +211,13 @@ INSERT INTO scan_empty VALUES (1, '[1,1,1]'), (2, '[0,0,0]'), (3, '[1,1,2]'), (4
 SELECT id, embedding <-> '[1,1,1]' AS d FROM scan_empty ORDER BY embedding <-> '[1,1,1]' LIMIT 3;
 SELECT segments, lists_probed, entries_scanned, widenings FROM vdb_last_scan();
 
+-- An inner product that overflows to NaN sorts last, as in SQL.
+CREATE TABLE scan_nan (id int, embedding vector(2));
+CREATE INDEX ON scan_nan USING vdb_ivf (embedding vector_ip_ops);
+INSERT INTO scan_nan VALUES (1, '[1e20,1e20]'), (2, '[1,2]'), (3, '[2,1]');
+EXPLAIN (COSTS OFF) SELECT id FROM scan_nan ORDER BY embedding <#> '[1e20,-1e20]';
+SELECT id, embedding <#> '[1e20,-1e20]' AS d FROM scan_nan ORDER BY embedding <#> '[1e20,-1e20]';
+
 RESET enable_seqscan;
 RESET vdb.probes;
-DROP TABLE scan_items, scan_empty;
+DROP TABLE scan_items, scan_empty, scan_nan;

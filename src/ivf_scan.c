@@ -219,12 +219,18 @@ VdbCheckSegmentPage(Relation index, Page page, BlockNumber blkno,
 
 /*
  * Does candidate a sort before candidate b: by distance, then heap TID.
+ * A NaN distance (only from overflowing inner products) sorts after every
+ * number, as SQL's float8 ordering puts it.
  */
 static inline bool
 CandidateBefore(const VdbCandidate *a, const VdbCandidate *b)
 {
-	if (a->distance != b->distance)
-		return a->distance < b->distance;
+	if (a->distance < b->distance)
+		return true;
+	if (a->distance > b->distance)
+		return false;
+	if (unlikely(isnan(a->distance) != isnan(b->distance)))
+		return isnan(b->distance);
 	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
 }
 
