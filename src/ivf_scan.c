@@ -291,8 +291,12 @@ HeapPop(VdbCandidate *heap, int *n)
 static inline bool
 RankedBefore(const VdbRankedList *a, const VdbRankedList *b)
 {
-	if (a->distance != b->distance)
-		return a->distance < b->distance;
+	if (a->distance < b->distance)
+		return true;
+	if (a->distance > b->distance)
+		return false;
+	if (unlikely(isnan(a->distance) != isnan(b->distance)))
+		return isnan(b->distance);	/* NaN ranks last, as for candidates */
 	return a->list < b->list;
 }
 
