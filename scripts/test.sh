@@ -28,7 +28,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	chown -R "$user" "$work"
 	chmod 755 "$work"
 	rc=0
-	runuser -u "$user" -- env VDB_SKIP_DEPS=1 ${VDB_TAP:+VDB_TAP="$VDB_TAP"} \
+	runuser -u "$user" -- env PATH="$PATH" VDB_SKIP_DEPS=1 ${VDB_TAP:+VDB_TAP="$VDB_TAP"} \
 		"$work/scripts/test.sh" "$what" || rc=$?
 	if [ $rc -ne 0 ]; then
 		echo "test output kept in $work"
