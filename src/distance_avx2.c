@@ -9,8 +9,9 @@
  * The main loops keep four 8-float accumulators: an FMA has a latency of
  * about four cycles, so a single accumulator would leave the FMA units idle
  * three cycles out of four.  The last dim % 8 elements go through masked
- * loads (VMASKMOVPS does not touch memory under a zero mask bit), so no
- * kernel reads past the end of its arrays.
+ * loads (VMASKMOVPS does not touch memory under a zero mask bit), or for
+ * SQ8 codes an overlapping in-bounds load (see LoadSq8Tail), so no kernel
+ * reads past the end of its arrays.
  */
 #include "c.h"
 
@@ -24,11 +25,16 @@
 #define VDB_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
 /*
- * tail_mask + 8 - n, loaded as 8 ints, is a mask of the first n lanes.
+ * tail_mask + 8 - n, loaded as 8 ints, is a mask of the first n lanes;
+ * end_mask + n one of the last n lanes.
  */
 static const int32 tail_mask[16] = {
 	-1, -1, -1, -1, -1, -1, -1, -1,
 	0, 0, 0, 0, 0, 0, 0, 0
+};
+static const int32 end_mask[16] = {
+	0, 0, 0, 0, 0, 0, 0, 0,
+	-1, -1, -1, -1, -1, -1, -1, -1
 };
 
 /*
@@ -77,6 +83,31 @@ LoadCodesTail(const uint8 *code, int n)
 
 	memcpy(buf, code, n);
 	return LoadCodes(buf);
+}
+
+/*
+ * The SQ8 tail, elements i..dim-1 (fewer than 8), as codes in a register
+ * whose lanes start at element *start; *m selects the tail's lanes, for the
+ * caller's masked loads of the matching floats (zero elsewhere, so the other
+ * lanes add nothing).  With dim >= 8 the 8 codes ending at dim are loaded in
+ * place, all in bounds, and the tail takes the top lanes; only shorter
+ * vectors copy their codes through a buffer, which costs a library call and
+ * a store-forwarding stall.
+ */
+VDB_TARGET_AVX2 static inline __m256
+LoadSq8Tail(int dim, int i, const uint8 *code, int *start, __m256i *m)
+{
+	int			n = dim - i;
+
+	if (dim >= 8)
+	{
+		*start = dim - 8;
+		*m = _mm256_loadu_si256((const __m256i *) (end_mask + n));
+		return LoadCodes(code + *start);
+	}
+	*start = i;
+	*m = TailMask(n);
+	return LoadCodesTail(code + i, n);
 }
 
 /*
@@ -278,11 +309,12 @@ Sq8L2SquaredAvx2(int dim, const float *qs, const float *scale,
 	}
 	if (i < dim)
 	{
-		__m256i		m = TailMask(dim - i);
+		int			start;
+		__m256i		m;
+		__m256		codes = LoadSq8Tail(dim, i, code, &start, &m);
 
-		d = _mm256_fnmadd_ps(_mm256_maskload_ps(scale + i, m),
-							 LoadCodesTail(code + i, dim - i),
-							 _mm256_maskload_ps(qs + i, m));
+		d = _mm256_fnmadd_ps(_mm256_maskload_ps(scale + start, m), codes,
+							 _mm256_maskload_ps(qs + start, m));
 		s1 = _mm256_fmadd_ps(d, d, s1);
 	}
 	return HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
@@ -311,10 +343,11 @@ Sq8DotAvx2(int dim, const float *w, const uint8 *code)
 		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), LoadCodes(code + i), s0);
 	if (i < dim)
 	{
-		__m256i		m = TailMask(dim - i);
+		int			start;
+		__m256i		m;
+		__m256		codes = LoadSq8Tail(dim, i, code, &start, &m);
 
-		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(w + i, m),
-							 LoadCodesTail(code + i, dim - i), s1);
+		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(w + start, m), codes, s1);
 	}
 	return HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }

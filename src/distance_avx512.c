@@ -10,8 +10,8 @@
  * The main loops keep four 16-float accumulators to cover the FMA latency.
  * The last dim % 16 floats go through masked loads, which do not touch the
  * memory under a zero mask bit, so no kernel reads past its arrays.  Byte
- * masked loads need AVX-512BW, so the last SQ8 codes are copied into a
- * local buffer instead.
+ * masked loads need AVX-512BW, so the last SQ8 codes come from an
+ * overlapping in-bounds load instead (see LoadSq8Tail).
  */
 #include "c.h"
 
@@ -55,6 +55,31 @@ LoadCodesTail(const uint8 *code, int n)
 
 	memcpy(buf, code, n);
 	return LoadCodes(buf);
+}
+
+/*
+ * The SQ8 tail, elements i..dim-1 (fewer than 16), as codes in a register
+ * whose lanes start at element *start; *m selects the tail's lanes, for the
+ * caller's masked loads of the matching floats (zero elsewhere, so the other
+ * lanes add nothing).  With dim >= 16 the 16 codes ending at dim are loaded
+ * in place, all in bounds, and the tail takes the top lanes; only shorter
+ * vectors copy their codes through a buffer, which costs a library call and
+ * a store-forwarding stall.
+ */
+VDB_TARGET_AVX512 static inline __m512
+LoadSq8Tail(int dim, int i, const uint8 *code, int *start, __mmask16 *m)
+{
+	int			n = dim - i;
+
+	if (dim >= 16)
+	{
+		*start = dim - 16;
+		*m = (__mmask16) (0xFFFF0000U >> n);	/* the top n lanes */
+		return LoadCodes(code + *start);
+	}
+	*start = i;
+	*m = TailMask(n);
+	return LoadCodesTail(code + i, n);
 }
 
 /*
@@ -255,11 +280,12 @@ Sq8L2SquaredAvx512(int dim, const float *qs, const float *scale,
 	}
 	if (i < dim)
 	{
-		__mmask16	m = TailMask(dim - i);
+		int			start;
+		__mmask16	m;
+		__m512		codes = LoadSq8Tail(dim, i, code, &start, &m);
 
-		d = _mm512_fnmadd_ps(_mm512_maskz_loadu_ps(m, scale + i),
-							 LoadCodesTail(code + i, dim - i),
-							 _mm512_maskz_loadu_ps(m, qs + i));
+		d = _mm512_fnmadd_ps(_mm512_maskz_loadu_ps(m, scale + start), codes,
+							 _mm512_maskz_loadu_ps(m, qs + start));
 		s1 = _mm512_fmadd_ps(d, d, s1);
 	}
 	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
@@ -288,10 +314,11 @@ Sq8DotAvx512(int dim, const float *w, const uint8 *code)
 		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), LoadCodes(code + i), s0);
 	if (i < dim)
 	{
-		__mmask16	m = TailMask(dim - i);
+		int			start;
+		__mmask16	m;
+		__m512		codes = LoadSq8Tail(dim, i, code, &start, &m);
 
-		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i),
-							 LoadCodesTail(code + i, dim - i), s1);
+		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + start), codes, s1);
 	}
 	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }

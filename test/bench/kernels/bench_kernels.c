@@ -13,8 +13,10 @@
  *			so the data comes from memory.
  *
  * The reference bandwidth is a vectorised sum over the same 1 GiB buffer
- * with the widest SIMD this CPU has.  Every figure is the best of a few
- * trials, since the machine is shared.
+ * with the widest SIMD this CPU has, measured again before each kernel so
+ * that it sees the same conditions.  The machine is shared, so every figure
+ * is the best of several trials and the ratios use the best bandwidth seen;
+ * the spread of the bandwidth measurements is printed as a noise gauge.
  *
  * Usage: bench_kernels [stream MiB [kernel name prefix]]
  * Prints a Markdown table.
@@ -32,7 +34,8 @@
 #endif
 
 #define CACHE_VECTORS 1000
-#define TRIALS 3
+#define TRIALS 5
+#define DIMS 3
 /* Each cache trial repeats its scan for at least this long. */
 #define CACHE_TRIAL_SECONDS 0.1
 
@@ -214,7 +217,8 @@ SumPortable(const float *x, size_t n)
 }
 
 /*
- * Best single-thread read bandwidth in GB/s over the buffer.
+ * Best single-thread read bandwidth in GB/s over the buffer, in one round of
+ * trials.
  */
 static double
 MeasureBandwidth(const float *x, size_t n, const char **how)
@@ -237,7 +241,7 @@ MeasureBandwidth(const float *x, size_t n, const char **how)
 	}
 #endif
 	sink = sum(x, n);
-	for (int t = 0; t < TRIALS + 2; t++)
+	for (int t = 0; t < TRIALS; t++)
 	{
 		double		start = Now();
 
@@ -250,14 +254,17 @@ MeasureBandwidth(const float *x, size_t n, const char **how)
 int
 main(int argc, char **argv)
 {
-	static const int dims[] = {128, 784, 1536};
+	static const int dims[DIMS] = {128, 784, 1536};
+	static double cache[B_COUNT][DIMS][8];
+	static double stream[B_COUNT][DIMS][8];
+	double		bw_max = 0,
+				bw_min = INFINITY;
 	size_t		stream_bytes = (size_t) (argc > 1 ? atol(argv[1]) : 1024) << 20;
 	float	   *buf;
 	float	   *query;
 	float	   *scale;
 	uint64		rng = 42;
-	const char *bw_how;
-	double		bw;
+	const char *bw_how = "";
 
 	buf = mmap(NULL, stream_bytes, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -281,18 +288,17 @@ main(int argc, char **argv)
 		scale[i] = 1.0f / 256;
 	}
 
-	bw = MeasureBandwidth(buf, stream_bytes / sizeof(float), &bw_how);
-	printf("Single-thread read bandwidth (%s sum over %zu MiB): %.1f GB/s\n\n",
-		   bw_how, stream_bytes >> 20, bw);
-	printf("GB/s of stored vector data (float4, or 1 byte/dim for sq8); ratio = / read bandwidth\n\n");
-	printf("| kernel | dim | variant | cache GB/s | cache ratio | stream GB/s | stream ratio |\n");
-	printf("|---|---:|---|---:|---:|---:|---:|\n");
-
 	for (int k = 0; k < B_COUNT; k++)
 	{
+		double		b;
+
 		if (argc > 2 && strncmp(bench_kernel_names[k], argv[2], strlen(argv[2])) != 0)
 			continue;
-		for (int di = 0; di < (int) lengthof(dims); di++)
+		b = MeasureBandwidth(buf, stream_bytes / sizeof(float), &bw_how);
+		bw_max = Max(bw_max, b);
+		bw_min = Min(bw_min, b);
+
+		for (int di = 0; di < DIMS; di++)
 		{
 			int			dim = dims[di];
 
@@ -300,21 +306,33 @@ main(int argc, char **argv)
 			{
 				const DistanceVariant *v = DistanceVariants[vi];
 				size_t		n_stream = stream_bytes / VectorBytes(k, dim);
-				double		cache,
-							stream;
 
 				if (!v->supported())
 					continue;
-				cache = MeasureScan(v, k, dim, query, scale, (const char *) buf,
-									CACHE_VECTORS, true);
-				stream = MeasureScan(v, k, dim, query, scale, (const char *) buf,
-									 n_stream, false);
-				printf("| %s | %d | %s | %.1f | %.2f | %.1f | %.2f |\n",
-					   bench_kernel_names[k], dim, v->name,
-					   cache, cache / bw, stream, stream / bw);
-				fflush(stdout);
+				cache[k][di][vi] = MeasureScan(v, k, dim, query, scale, (const char *) buf,
+											   CACHE_VECTORS, true);
+				stream[k][di][vi] = MeasureScan(v, k, dim, query, scale, (const char *) buf,
+												n_stream, false);
 			}
 		}
 	}
+
+	printf("Single-thread read bandwidth (%s sum over %zu MiB): best %.1f GB/s (worst round %.1f)\n\n",
+		   bw_how, stream_bytes >> 20, bw_max, bw_min);
+	printf("GB/s of stored vector data (float4, or 1 byte/dim for sq8), best of %d; ratio = / best read bandwidth\n\n",
+		   TRIALS);
+	printf("| kernel | dim | variant | cache GB/s | cache ratio | stream GB/s | stream ratio |\n");
+	printf("|---|---:|---|---:|---:|---:|---:|\n");
+	for (int k = 0; k < B_COUNT; k++)
+		for (int di = 0; di < DIMS; di++)
+			for (int vi = 0; vi < DistanceVariantCount; vi++)
+			{
+				if (stream[k][di][vi] == 0)
+					continue;
+				printf("| %s | %d | %s | %.1f | %.2f | %.1f | %.2f |\n",
+					   bench_kernel_names[k], dims[di], DistanceVariants[vi]->name,
+					   cache[k][di][vi], cache[k][di][vi] / bw_max,
+					   stream[k][di][vi], stream[k][di][vi] / bw_max);
+			}
 	return 0;
 }
