@@ -116,6 +116,27 @@ CheckOverflow(const float *x, int dim)
 	}
 }
 
+/*
+ * dst[i] = a[i] + b[i] (dst may be a); false when a sum overflowed.  The
+ * overflow test is folded into the loop as a bit test, not a second pass.
+ */
+static inline bool
+AddFloats(float *dst, const float *a, const float *b, int dim)
+{
+	uint32		nonfinite = 0;
+
+	for (int i = 0; i < dim; i++)
+	{
+		float		sum = a[i] + b[i];
+		uint32		bits;
+
+		dst[i] = sum;
+		memcpy(&bits, &sum, sizeof(bits));
+		nonfinite |= (~bits & 0x7F800000) == 0;
+	}
+	return nonfinite == 0;
+}
+
 /* ---------------------------------------------------------------------
  * Text and binary I/O
  * ---------------------------------------------------------------------
@@ -785,9 +806,8 @@ vector_add(PG_FUNCTION_ARGS)
 
 	CheckVectorDims(a, b);
 	result = InitVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] + b->x[i];
-	CheckOverflow(result->x, result->dim);
+	if (!AddFloats(result->x, a->x, b->x, a->dim))
+		float_overflow_error();
 	PG_RETURN_VECTOR_P(result);
 }
 
@@ -1138,8 +1158,7 @@ vector_sum_accum(PG_FUNCTION_ARGS)
 	else
 		state = (Vector *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
 	CheckVectorDims(state, v);
-	for (int i = 0; i < state->dim; i++)
-		state->x[i] += v->x[i];
-	CheckOverflow(state->x, state->dim);
+	if (!AddFloats(state->x, state->x, v->x, state->dim))
+		float_overflow_error();
 	PG_RETURN_VECTOR_P(state);
 }
