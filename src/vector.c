@@ -2,11 +2,15 @@
  * vector.c
  *	  The vector type: I/O, typmod, casts and the SQL-callable functions.
  *
- * Everything a user sees is pgvector's (0.8.6): the type name, the text and
- * binary formats, the operator and function names and their error messages,
- * so that clients and dumps move between the two unchanged.  Where vdb
- * differs it is faster, not different: the text parser (vector_parse.c) and
- * the aggregates, which update their state in place.
+ * What a user sees is pgvector's (0.8.6): the type name, the text and binary
+ * formats, the operator and function names, their results and errors, so
+ * that clients and dumps move between the two unchanged.  The deliberate
+ * differences: an array element outside float range is 22003 "out of range"
+ * (pgvector: 22000 "infinite value", or numeric's own error), as in text
+ * input; tiny numeric elements read as 0 as they do in text; vector casts
+ * also to double precision[], integer[] and numeric[] (explicit).  Faster:
+ * the text parser (vector_parse.c) and the aggregates, which update their
+ * state in place.
  *
  * Distances go through the kernels of distance.h, which pick SIMD code for
  * the CPU at run time.
