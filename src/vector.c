@@ -283,6 +283,12 @@ vector_recv(PG_FUNCTION_ARGS)
 	int			bad = 0;
 	Vector	   *result;
 
+	/* core would say "insufficient data left in message", a protocol error */
+	if (buf->len - buf->cursor < 2 * (int) sizeof(int16))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("insufficient data for a vector header"),
+				 errdetail("4 bytes expected, %d present.", buf->len - buf->cursor)));
 	dim = (int16) pq_getmsgint(buf, sizeof(int16));
 	unused = (int16) pq_getmsgint(buf, sizeof(int16));
 	CheckVectorDim(dim);
