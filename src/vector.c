@@ -767,11 +767,11 @@ l2_normalize(PG_FUNCTION_ARGS)
 	Vector	   *result = InitVector(v->dim);
 	double		norm = VectorNorm(v);
 
+	/* |x[i]| <= norm, so no quotient can overflow */
 	if (norm > 0.0)
 	{
 		for (int i = 0; i < v->dim; i++)
 			result->x[i] = (float) ((double) v->x[i] / norm);
-		CheckOverflow(result->x, result->dim);
 	}
 	PG_RETURN_VECTOR_P(result);
 }
