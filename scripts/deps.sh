@@ -15,6 +15,8 @@ packages=(
 	python3-psycopg2
 	dataset-fashion-mnist
 	valgrind
+	clang
+	libclang-rt-14-dev
 	nodejs
 	npm
 )
