@@ -34,6 +34,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS's RUNPATH ($(libdir)) comes before ours and finds the alternatives
+# link libopenblas.so.0, usually the threaded build: make the serial
+# build's directory the RUNPATH instead.
+rpathdir = $(OPENBLAS_DIR)
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
