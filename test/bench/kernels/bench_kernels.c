@@ -250,6 +250,10 @@ MeasureBandwidth(const float *x, size_t n, const char **how)
 	return best;
 }
 
+/*
+ * Fill the buffer, measure every (kernel, dim, variant) ROUNDS times, print
+ * the best of each.
+ */
 int
 main(int argc, char **argv)
 {
