@@ -20,7 +20,6 @@
 #ifdef VDB_HAVE_X86_KERNELS
 
 #include <immintrin.h>
-#include <string.h>
 
 #define VDB_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
@@ -73,16 +72,19 @@ LoadCodes(const uint8 *code)
 }
 
 /*
- * The last n (0..7) SQ8 codes widened to floats, zero beyond them.  Copied
- * to a local buffer first: an 8-byte load could cross into an unmapped page.
+ * The last n (1..7) SQ8 codes widened to floats, zero beyond them.  They are
+ * gathered byte by byte: an 8-byte load could cross into an unmapped page,
+ * and a memcpy to a buffer would be a library call, around which the
+ * compiler keeps the caller's accumulators in memory for the whole loop.
  */
 VDB_TARGET_AVX2 static inline __m256
 LoadCodesTail(const uint8 *code, int n)
 {
-	uint8		buf[8] = {0};
+	uint64		bytes = 0;
 
-	memcpy(buf, code, n);
-	return LoadCodes(buf);
+	for (int k = n - 1; k >= 0; k--)
+		bytes = bytes << 8 | code[k];
+	return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((int64) bytes)));
 }
 
 /*
@@ -91,8 +93,7 @@ LoadCodesTail(const uint8 *code, int n)
  * caller's masked loads of the matching floats (zero elsewhere, so the other
  * lanes add nothing).  With dim >= 8 the 8 codes ending at dim are loaded in
  * place, all in bounds, and the tail takes the top lanes; only shorter
- * vectors copy their codes through a buffer, which costs a library call and
- * a store-forwarding stall.
+ * vectors gather their codes byte by byte.
  */
 VDB_TARGET_AVX2 static inline __m256
 LoadSq8Tail(int dim, int i, const uint8 *code, int *start, __m256i *m)

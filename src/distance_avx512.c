@@ -20,7 +20,6 @@
 #ifdef VDB_HAVE_X86_KERNELS
 
 #include <immintrin.h>
-#include <string.h>
 
 #define VDB_TARGET_AVX512 __attribute__((target("avx512f")))
 
@@ -45,16 +44,22 @@ LoadCodes(const uint8 *code)
 }
 
 /*
- * The last n (0..15) SQ8 codes widened to floats, zero beyond them.  Copied
- * to a local buffer first: a 16-byte load could cross into an unmapped page.
+ * The last n (1..15) SQ8 codes widened to floats, zero beyond them.  They
+ * are gathered byte by byte: a 16-byte load could cross into an unmapped
+ * page, and a memcpy to a buffer would be a library call, around which the
+ * compiler keeps the caller's accumulators in memory for the whole loop.
  */
 VDB_TARGET_AVX512 static inline __m512
 LoadCodesTail(const uint8 *code, int n)
 {
-	uint8		buf[16] = {0};
+	uint64		lo = 0,
+				hi = 0;
 
-	memcpy(buf, code, n);
-	return LoadCodes(buf);
+	for (int k = n - 1; k >= 8; k--)
+		hi = hi << 8 | code[k];
+	for (int k = Min(n, 8) - 1; k >= 0; k--)
+		lo = lo << 8 | code[k];
+	return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((int64) hi, (int64) lo)));
 }
 
 /*
@@ -63,8 +68,7 @@ LoadCodesTail(const uint8 *code, int n)
  * caller's masked loads of the matching floats (zero elsewhere, so the other
  * lanes add nothing).  With dim >= 16 the 16 codes ending at dim are loaded
  * in place, all in bounds, and the tail takes the top lanes; only shorter
- * vectors copy their codes through a buffer, which costs a library call and
- * a store-forwarding stall.
+ * vectors gather their codes byte by byte.
  */
 VDB_TARGET_AVX512 static inline __m512
 LoadSq8Tail(int dim, int i, const uint8 *code, int *start, __mmask16 *m)

@@ -265,6 +265,28 @@ TestVariant(int vi, const DistanceVariant *v,
 }
 
 /*
+ * Before DistanceInit() the pointers must be usable: the portable family.
+ */
+static void
+TestDefaults(void)
+{
+	const DistanceVariant *s = &DistanceVariantScalar;
+
+	checks++;
+	if (strcmp(DistanceKernelName(), "scalar") != 0 ||
+		VectorL2SquaredDistance != s->l2_squared ||
+		VectorInnerProduct != s->inner_product ||
+		VectorL1Distance != s->l1 ||
+		VectorCosineParts != s->cosine_parts ||
+		VectorSq8L2Squared != s->sq8_l2_squared ||
+		VectorSq8Dot != s->sq8_dot)
+	{
+		printf("FAIL before DistanceInit() the kernels are not the portable ones\n");
+		failures++;
+	}
+}
+
+/*
  * DistanceInit() must install the first supported variant, all of it.
  */
 static void
@@ -295,6 +317,9 @@ TestDispatch(void)
 		printf("DistanceInit() chose \"%s\"\n", DistanceKernelName());
 }
 
+/*
+ * Check every supported variant, then the dispatch; exit 1 on any failure.
+ */
 int
 main(void)
 {
@@ -312,6 +337,8 @@ main(void)
 
 	printf("distance kernels: dims 0..%d, %d random pairs per dim, error bound %.0f*d*FLT_EPSILON*norms (%.0f for sq8_l2)\n",
 		   MAX_DIM, PAIRS_PER_DIM, BOUND_C, BOUND_C_SQ8_L2);
+
+	TestDefaults();
 
 	for (int vi = 0; vi < DistanceVariantCount; vi++)
 	{

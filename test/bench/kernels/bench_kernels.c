@@ -13,10 +13,12 @@
  *			so the data comes from memory.
  *
  * The reference bandwidth is a vectorised sum over the same 1 GiB buffer
- * with the widest SIMD this CPU has, measured again before each kernel so
- * that it sees the same conditions.  The machine is shared, so every figure
- * is the best of several trials and the ratios use the best bandwidth seen;
- * the spread of the bandwidth measurements is printed as a noise gauge.
+ * with the widest SIMD this CPU has.  Times are the thread's CPU time, so
+ * that being descheduled does not count.  The machine is shared, so the whole
+ * table is measured ROUNDS times, the bandwidth once per round, and every
+ * figure is its best round: spreading the trials of one figure over the
+ * whole run keeps a busy spell from spoiling it.  The ratios use the best
+ * bandwidth; the worst is printed as a gauge of the noise.
  *
  * Usage: bench_kernels [stream MiB [kernel name prefix]]
  * Prints a Markdown table.
@@ -34,7 +36,8 @@
 #endif
 
 #define CACHE_VECTORS 1000
-#define TRIALS 5
+/* Rounds over the whole table; each figure is its best round. */
+#define ROUNDS 5
 #define DIMS 3
 /* Each cache trial repeats its scan for at least this long. */
 #define CACHE_TRIAL_SECONDS 0.1
@@ -56,14 +59,15 @@ static const char *const bench_kernel_names[B_COUNT] = {
 static volatile float sink;
 
 /*
- * Seconds on a monotonic clock.
+ * Seconds of this thread's CPU time: on a shared machine, time spent
+ * descheduled says nothing about the kernels.
  */
 static double
 Now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -121,36 +125,31 @@ Scan(const DistanceVariant *v, BenchKernel k, int dim, const float *query,
 }
 
 /*
- * Best GB/s over TRIALS trials of scanning n vectors at base, each trial
- * repeating the scan until it has run CACHE_TRIAL_SECONDS (or once).
+ * GB/s of one trial of scanning n vectors at base; a cache-resident trial
+ * (repeat) rescans them until it has run CACHE_TRIAL_SECONDS.
  */
 static double
 MeasureScan(const DistanceVariant *v, BenchKernel k, int dim,
 			const float *query, const float *scale, const char *base,
 			size_t n, bool repeat)
 {
-	double		best = 0;
+	double		start;
+	double		elapsed;
+	long		passes = 0;
 
 	/* warm up the caches (a streaming pass would only evict them again) */
 	if (repeat)
 		sink = Scan(v, k, dim, query, scale, base, n);
 
-	for (int t = 0; t < TRIALS; t++)
+	start = Now();
+	do
 	{
-		double		start = Now();
-		double		elapsed;
-		long		passes = 0;
+		sink = Scan(v, k, dim, query, scale, base, n);
+		passes++;
+		elapsed = Now() - start;
+	} while (repeat && elapsed < CACHE_TRIAL_SECONDS);
 
-		do
-		{
-			sink = Scan(v, k, dim, query, scale, base, n);
-			passes++;
-			elapsed = Now() - start;
-		} while (repeat && elapsed < CACHE_TRIAL_SECONDS);
-
-		best = Max(best, passes * n * VectorBytes(k, dim) / elapsed / 1e9);
-	}
-	return best;
+	return passes * n * VectorBytes(k, dim) / elapsed / 1e9;
 }
 
 #ifdef VDB_HAVE_X86_KERNELS
@@ -217,8 +216,8 @@ SumPortable(const float *x, size_t n)
 }
 
 /*
- * Best single-thread read bandwidth in GB/s over the buffer, in one round of
- * trials.
+ * Single-thread read bandwidth in GB/s over the buffer: the best of two
+ * passes after a warm-up pass.
  */
 static double
 MeasureBandwidth(const float *x, size_t n, const char **how)
@@ -241,7 +240,7 @@ MeasureBandwidth(const float *x, size_t n, const char **how)
 	}
 #endif
 	sink = sum(x, n);
-	for (int t = 0; t < TRIALS; t++)
+	for (int t = 0; t < 2; t++)
 	{
 		double		start = Now();
 
@@ -251,6 +250,10 @@ MeasureBandwidth(const float *x, size_t n, const char **how)
 	return best;
 }
 
+/*
+ * Fill the buffer, measure every (kernel, dim, variant) ROUNDS times, print
+ * the best of each.
+ */
 int
 main(int argc, char **argv)
 {
@@ -288,39 +291,45 @@ main(int argc, char **argv)
 		scale[i] = 1.0f / 256;
 	}
 
-	for (int k = 0; k < B_COUNT; k++)
+	for (int round = 0; round < ROUNDS; round++)
 	{
-		double		b;
+		double		b = MeasureBandwidth(buf, stream_bytes / sizeof(float), &bw_how);
 
-		if (argc > 2 && strncmp(bench_kernel_names[k], argv[2], strlen(argv[2])) != 0)
-			continue;
-		b = MeasureBandwidth(buf, stream_bytes / sizeof(float), &bw_how);
 		bw_max = Max(bw_max, b);
 		bw_min = Min(bw_min, b);
 
-		for (int di = 0; di < DIMS; di++)
+		for (int k = 0; k < B_COUNT; k++)
 		{
-			int			dim = dims[di];
-
-			for (int vi = 0; vi < DistanceVariantCount; vi++)
+			if (argc > 2 && strncmp(bench_kernel_names[k], argv[2], strlen(argv[2])) != 0)
+				continue;
+			for (int di = 0; di < DIMS; di++)
 			{
-				const DistanceVariant *v = DistanceVariants[vi];
+				int			dim = dims[di];
 				size_t		n_stream = stream_bytes / VectorBytes(k, dim);
 
-				if (!v->supported())
-					continue;
-				cache[k][di][vi] = MeasureScan(v, k, dim, query, scale, (const char *) buf,
-											   CACHE_VECTORS, true);
-				stream[k][di][vi] = MeasureScan(v, k, dim, query, scale, (const char *) buf,
-												n_stream, false);
+				for (int vi = 0; vi < DistanceVariantCount; vi++)
+				{
+					const DistanceVariant *v = DistanceVariants[vi];
+					double		c,
+								st;
+
+					if (!v->supported())
+						continue;
+					c = MeasureScan(v, k, dim, query, scale, (const char *) buf,
+									CACHE_VECTORS, true);
+					st = MeasureScan(v, k, dim, query, scale, (const char *) buf,
+									 n_stream, false);
+					cache[k][di][vi] = Max(cache[k][di][vi], c);
+					stream[k][di][vi] = Max(stream[k][di][vi], st);
+				}
 			}
 		}
 	}
 
 	printf("Single-thread read bandwidth (%s sum over %zu MiB): best %.1f GB/s (worst round %.1f)\n\n",
 		   bw_how, stream_bytes >> 20, bw_max, bw_min);
-	printf("GB/s of stored vector data (float4, or 1 byte/dim for sq8), best of %d; ratio = / best read bandwidth\n\n",
-		   TRIALS);
+	printf("GB/s of stored vector data (float4, or 1 byte/dim for sq8), best of %d rounds; ratio = / best read bandwidth\n\n",
+		   ROUNDS);
 	printf("| kernel | dim | variant | cache GB/s | cache ratio | stream GB/s | stream ratio |\n");
 	printf("|---|---:|---|---:|---:|---:|---:|\n");
 	for (int k = 0; k < B_COUNT; k++)
