@@ -15,10 +15,16 @@ packages=(
 	python3-psycopg2
 	dataset-fashion-mnist
 	valgrind
+	clang
+	libclang-rt-14-dev
+	nodejs
+	npm
 )
 
 missing=()
 for p in "${packages[@]}"; do
+	# node and npm may come from elsewhere (e.g. NodeSource): accept those.
+	case "$p" in nodejs|npm) command -v "${p/nodejs/node}" >/dev/null && continue ;; esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

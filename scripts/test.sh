@@ -4,7 +4,7 @@
 # the pg_regress suite on a temporary instance and the TAP tests.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh regress    only pg_regress (also: unit, tap)
+#   scripts/test.sh regress    only pg_regress (also: unit, fuzz, tap)
 #   VDB_TAP="test/t/010_x.pl"  limits the TAP run to those files
 #
 # As root (as in CI) it installs the build dependencies, then runs the suite
@@ -28,7 +28,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	chown -R "$user" "$work"
 	chmod 755 "$work"
 	rc=0
-	runuser -u "$user" -- env VDB_SKIP_DEPS=1 ${VDB_TAP:+VDB_TAP="$VDB_TAP"} \
+	runuser -u "$user" -- env PATH="$PATH" VDB_SKIP_DEPS=1 ${VDB_TAP:+VDB_TAP="$VDB_TAP"} \
 		"$work/scripts/test.sh" "$what" || rc=$?
 	if [ $rc -ne 0 ]; then
 		echo "test output kept in $work"
@@ -81,6 +81,11 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
 	if [ -f test/unit/Makefile ]; then
 		step "unit tests" make -s -C test/unit check
 	fi
+fi
+
+# 3b. Fuzz the vector text parser and binary decoder for a bounded time.
+if [ "$what" = all ] || [ "$what" = fuzz ]; then
+	step "fuzz (vector parser)" make -s -C test/fuzz run FUZZ_SECONDS="${VDB_FUZZ_SECONDS:-20}"
 fi
 
 # 4. pg_regress on a temporary instance.

@@ -24,6 +24,13 @@ FROM (VALUES (1, '[1,1]'::vector), (1, '[3,5]'), (2, '[10,20]')) t(g, v)
 GROUP BY g ORDER BY g;
 SELECT i, sum(v) OVER (ORDER BY i) AS running_sum, avg(v) OVER (ORDER BY i) AS running_avg
 FROM (VALUES (1, '[1,2]'::vector), (2, '[3,4]'), (3, '[5,6]')) t(i, v);
+-- a moving frame restarts the aggregate per row: each restart must begin
+-- from a fresh copy, not from a state updated in place before
+SELECT i, sum(v) OVER w AS pair_sum, avg(v) OVER w AS pair_avg
+FROM (VALUES (1, '[1,2]'::vector), (2, '[3,4]'), (3, '[5,6]'), (4, '[7,8]')) t(i, v)
+WINDOW w AS (ORDER BY i ROWS BETWEEN 1 PRECEDING AND CURRENT ROW);
+SELECT sum(v), sum(DISTINCT v) AS sum_distinct, sum(v) FILTER (WHERE v > '[2]') AS sum_filtered
+FROM (VALUES ('[1,2]'::vector), ('[1,2]'), ('[3,4]')) t(v);
 -- the aggregates do not change their input rows (they update only their own state)
 CREATE TABLE va (v vector);
 INSERT INTO va VALUES ('[1,2]'), ('[3,4]');

@@ -23,6 +23,9 @@ SELECT '[1,0]'::vector <=> '[0,1]' AS orthogonal,
 	'[1,1]'::vector <=> '[-1,-1]' AS opposite,
 	cosine_distance('[1,1]', '[2,2]') AS parallel,
 	round(('[1,0]'::vector <=> '[1,1]')::numeric, 6) AS at_45_degrees;
+-- a distance too large for float is Infinity, not an error (as in pgvector)
+SELECT '[3e38]'::vector <-> '[-3e38]' AS l2, inner_product('[3e38]', '[3e38]') AS ip,
+	'[3e38]'::vector <+> '[-3e38]' AS l1;
 -- spherical distance: acos(a.b)/pi for unit vectors, clamped into acos's domain
 SELECT vector_spherical_distance('[1,0]', '[0,1]') AS quarter,
 	vector_spherical_distance('[1,0]', '[-1,0]') AS half,

@@ -2,11 +2,15 @@
  * vector.c
  *	  The vector type: I/O, typmod, casts and the SQL-callable functions.
  *
- * Everything a user sees is pgvector's (0.8.6): the type name, the text and
- * binary formats, the operator and function names and their error messages,
- * so that clients and dumps move between the two unchanged.  Where vdb
- * differs it is faster, not different: the text parser (vector_parse.c) and
- * the aggregates, which update their state in place.
+ * What a user sees is pgvector's (0.8.6): the type name, the text and binary
+ * formats, the operator and function names, their results and errors, so
+ * that clients and dumps move between the two unchanged.  The deliberate
+ * differences: an array element outside float range is 22003 "out of range"
+ * (pgvector: 22000 "infinite value", or numeric's own error), as in text
+ * input; tiny numeric elements read as 0 as they do in text; vector casts
+ * also to double precision[], integer[] and numeric[] (explicit).  Faster:
+ * the text parser (vector_parse.c) and the aggregates, which update their
+ * state in place.
  *
  * Distances go through the kernels of distance.h, which pick SIMD code for
  * the CPU at run time.
@@ -114,6 +118,27 @@ CheckOverflow(const float *x, int dim)
 		if (unlikely(isinf(x[i])))
 			float_overflow_error();
 	}
+}
+
+/*
+ * dst[i] = a[i] + b[i] (dst may be a); false when a sum overflowed.  The
+ * overflow test is folded into the loop as a bit test, not a second pass.
+ */
+static inline bool
+AddFloats(float *dst, const float *a, const float *b, int dim)
+{
+	uint32		nonfinite = 0;
+
+	for (int i = 0; i < dim; i++)
+	{
+		float		sum = a[i] + b[i];
+		uint32		bits;
+
+		dst[i] = sum;
+		memcpy(&bits, &sum, sizeof(bits));
+		nonfinite |= (~bits & 0x7F800000) == 0;
+	}
+	return nonfinite == 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -258,6 +283,12 @@ vector_recv(PG_FUNCTION_ARGS)
 	int			bad = 0;
 	Vector	   *result;
 
+	/* core would say "insufficient data left in message", a protocol error */
+	if (buf->len - buf->cursor < 2 * (int) sizeof(int16))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("insufficient data for a vector header"),
+				 errdetail("4 bytes expected, %d present.", buf->len - buf->cursor)));
 	dim = (int16) pq_getmsgint(buf, sizeof(int16));
 	unused = (int16) pq_getmsgint(buf, sizeof(int16));
 	CheckVectorDim(dim);
@@ -736,11 +767,11 @@ l2_normalize(PG_FUNCTION_ARGS)
 	Vector	   *result = InitVector(v->dim);
 	double		norm = VectorNorm(v);
 
+	/* |x[i]| <= norm, so no quotient can overflow */
 	if (norm > 0.0)
 	{
 		for (int i = 0; i < v->dim; i++)
 			result->x[i] = (float) ((double) v->x[i] / norm);
-		CheckOverflow(result->x, result->dim);
 	}
 	PG_RETURN_VECTOR_P(result);
 }
@@ -785,9 +816,8 @@ vector_add(PG_FUNCTION_ARGS)
 
 	CheckVectorDims(a, b);
 	result = InitVector(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		result->x[i] = a->x[i] + b->x[i];
-	CheckOverflow(result->x, result->dim);
+	if (!AddFloats(result->x, a->x, b->x, a->dim))
+		float_overflow_error();
 	PG_RETURN_VECTOR_P(result);
 }
 
@@ -1138,8 +1168,7 @@ vector_sum_accum(PG_FUNCTION_ARGS)
 	else
 		state = (Vector *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
 	CheckVectorDims(state, v);
-	for (int i = 0; i < state->dim; i++)
-		state->x[i] += v->x[i];
-	CheckOverflow(state->x, state->dim);
+	if (!AddFloats(state->x, state->x, v->x, state->dim))
+		float_overflow_error();
 	PG_RETURN_VECTOR_P(state);
 }

@@ -17,7 +17,8 @@
 #               embeddings a client sends back
 # For each, the time of N calls of the input function, minus the time of the
 # same query without the call (so the loop and the text-to-cstring copy do
-# not count); best of BENCH_TRIALS trials.  The literals are generated from
+# not count); best of BENCH_TRIALS trials, the three queries taking turns,
+# and best of BENCH_ROUNDS such runs, alternating with pgvector's database.  The literals are generated from
 # a fixed seed, so every database parses the same text.
 set -euo pipefail
 
@@ -34,23 +35,27 @@ measure() {
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS :"ext";
 
--- Milliseconds for the fastest of several runs of a query over n copies of
--- a literal.  The CASE keeps the planner from folding the call into one.
-CREATE FUNCTION pg_temp.best_ms(expr text, lit text, n int, trials int)
-RETURNS float8 LANGUAGE plpgsql AS $$
+-- Milliseconds for the fastest of several runs of each query over n copies
+-- of its literal.  The queries take turns, so that a change in machine load
+-- hits all of them alike.  The CASE keeps the planner from folding the call
+-- into one.
+CREATE FUNCTION pg_temp.best_ms(exprs text[], lits text[], n int, trials int)
+RETURNS float8[] LANGUAGE plpgsql AS $$
 DECLARE
-	q text := format('SELECT count(%s) FROM (SELECT (CASE WHEN g > 0 THEN $1 END)::cstring AS c '
-					 'FROM generate_series(1, $2) g) s', expr);
-	best float8 := 'Infinity';
+	best float8[] := array_fill('Infinity'::float8, ARRAY[cardinality(exprs)]);
+	q text;
 	t0 timestamptz;
-	ms float8;
 BEGIN
-	EXECUTE q USING lit, n;		-- warm up
-	FOR i IN 1..trials LOOP
-		t0 := clock_timestamp();
-		EXECUTE q USING lit, n;
-		ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
-		best := least(best, ms);
+	FOR i IN 0..trials LOOP		-- round 0 warms up
+		FOR k IN 1..cardinality(exprs) LOOP
+			q := format('SELECT count(%s) FROM (SELECT (CASE WHEN g > 0 THEN $1 END)::cstring AS c '
+						'FROM generate_series(1, $2) g) s', exprs[k]);
+			t0 := clock_timestamp();
+			EXECUTE q USING lits[k], n;
+			IF i > 0 THEN
+				best[k] := least(best[k], extract(epoch FROM clock_timestamp() - t0) * 1000);
+			END IF;
+		END LOOP;
 	END LOOP;
 	RETURN best;
 END
@@ -74,33 +79,43 @@ BEGIN
 END
 $$;
 
-SELECT kind, length(body) + 2,
-	pg_temp.best_ms('vector_in(c, 0, -1)', '[' || body || ']', :literals, :trials) - base,
-	pg_temp.best_ms('array_in(c, ''real''::regtype, -1)', '{' || body || '}', :literals, :trials) - base
-FROM (SELECT kind, body, pg_temp.best_ms('c', '[' || body || ']', :literals, :trials) AS base
+SELECT kind, length(body) + 2, ms[2] - ms[1], ms[3] - ms[1]
+FROM (SELECT kind, body,
+		pg_temp.best_ms(ARRAY['c', 'vector_in(c, 0, -1)', 'array_in(c, ''real''::regtype, -1)'],
+						ARRAY['[' || body || ']', '[' || body || ']', '{' || body || '}'],
+						:literals, :trials) AS ms
 	FROM literal) t
 ORDER BY kind DESC;
 SQL
 }
 
-vdb=$(measure "${PGDATABASE:-}" vdb)
-pgvector=""
-if [ -n "$pgvector_db" ]; then
-	pgvector=$(measure "$pgvector_db" vector)
-fi
+# Alternate between the databases for BENCH_ROUNDS rounds and keep the best
+# of each figure, so that load from other processes hits both alike.
+rounds=${BENCH_ROUNDS:-3}
+all=""
+for ((r = 0; r < rounds; r++)); do
+	all+=$(measure "${PGDATABASE:-}" vdb | sed 's/^/vdb|/')$'\n'
+	if [ -n "$pgvector_db" ]; then
+		all+=$(measure "$pgvector_db" vector | sed 's/^/pgvector|/')$'\n'
+	fi
+done
 
-echo "$dims-d literals, microseconds per literal (best of $trials x $literals)"
-awk -F'|' -v n="$literals" -v pgv="$pgvector" '
-BEGIN {
-	split(pgv, rows, "\n")
-	for (r in rows) { split(rows[r], f, "|"); pg[f[1]] = f[3] }
-	printf "%-9s %6s %10s %10s %8s", "kind", "chars", "vdb", "real[]", "speedup"
-	if (pgv != "") printf " %10s %8s", "pgvector", "speedup"
-	printf "\n"
+echo "$dims-d literals, microseconds per literal (best of $rounds x $trials x $literals)"
+awk -F'|' -v n="$literals" -v with_pgvector="$pgvector_db" '
+function least(a, b) { return (a == "" || b < a) ? b : a }
+NF == 5 {
+	if (!($2 in chars)) { order[++kinds] = $2; chars[$2] = $3 }
+	if ($1 == "vdb") { vdb[$2] = least(vdb[$2], $4); arr[$2] = least(arr[$2], $5) }
+	else pgv[$2] = least(pgv[$2], $4)
 }
-{
-	us = $3 * 1000 / n; arr = $4 * 1000 / n
-	printf "%-9s %6d %10.2f %10.2f %7.1fx", $1, $2, us, arr, arr / us
-	if (pgv != "") printf " %10.2f %7.1fx", pg[$1] * 1000 / n, pg[$1] * 1000 / n / us
+END {
+	printf "%-9s %6s %10s %10s %8s", "kind", "chars", "vdb", "real[]", "speedup"
+	if (with_pgvector != "") printf " %10s %8s", "pgvector", "speedup"
 	printf "\n"
-}' <<<"$vdb"
+	for (i = 1; i <= kinds; i++) {
+		k = order[i]; us = vdb[k] * 1000 / n; a = arr[k] * 1000 / n
+		printf "%-9s %6d %10.2f %10.2f %7.1fx", k, chars[k], us, a, a / us
+		if (with_pgvector != "") printf " %10.2f %7.1fx", pgv[k] * 1000 / n, pgv[k] * 1000 / n / us
+		printf "\n"
+	}
+}' <<<"$all"

@@ -121,6 +121,17 @@ test_random_floats(int count)
 			snprintf(buf, sizeof(buf), formats[k], (double) f);
 			check_number(buf);
 		}
+
+		/* the shortest %g form that reads back as f, as vector_out prints */
+		for (int precision = 1; precision <= 9 && isfinite(f); precision++)
+		{
+			snprintf(buf, sizeof(buf), "%.*g", precision, (double) f);
+			if (strtof(buf, NULL) == f)
+			{
+				check_number(buf);
+				break;
+			}
+		}
 	}
 }
 

@@ -1,0 +1,47 @@
+"""Fashion-MNIST from the Debian package dataset-fashion-mnist.
+
+The ann-benchmarks fashion-mnist-784-euclidean setup: the 60,000 training
+images are the base set, the test images are queries, vectors are the raw
+pixel values 0..255 as float32.
+"""
+import gzip
+import os
+
+import numpy as np
+
+DATA_DIR = os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+
+
+def _read_idx(name):
+    with gzip.open(os.path.join(DATA_DIR, name), "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[0:4], "big")
+    ndim = magic & 0xFF
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load(split="train"):
+    """(vectors float32 [n, 784], labels int [n]) for 'train' or 't10k'."""
+    images = _read_idx(f"{split}-images-idx3-ubyte.gz")
+    labels = _read_idx(f"{split}-labels-idx1-ubyte.gz")
+    return images.reshape(len(images), -1).astype(np.float32), labels.astype(np.int64)
+
+
+def vector_literal(v):
+    """pgvector text form of one vector; integer pixels print without decimals."""
+    return "[" + ",".join("%g" % x for x in v) + "]"
+
+
+def exact_neighbours(base, queries, k):
+    """Exact k nearest neighbours by L2 (ties broken by row number)."""
+    base_sq = (base.astype(np.float64) ** 2).sum(axis=1)
+    out = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), 100):
+        q = queries[start:start + 100].astype(np.float64)
+        d = base_sq[None, :] - 2.0 * q @ base.astype(np.float64).T + (q ** 2).sum(axis=1)[:, None]
+        part = np.argpartition(d, k, axis=1)[:, :k + 1]
+        for i, row in enumerate(part):
+            order = sorted(row, key=lambda j: (d[i, j], j))[:k]
+            out[start + i] = order
+    return out
