@@ -243,3 +243,121 @@ VdbGetCachedSegment(Relation index, const VdbSegmentData *seg, int dim)
 	cache_bytes += entry->bytes;
 	return &entry->seg;
 }
+
+/*
+ * Growing and frozen chain summaries (see VdbChainSummary), kept like the
+ * centroids: per backend, by (relfilenode, segid, generation, head), least
+ * recently used dropped first once there are too many.
+ */
+#define VDB_MAX_CHAIN_SUMMARIES	64
+
+typedef struct VdbSummaryEntry
+{
+	RelFileNode node;
+	uint64		last_used;
+	LocalTransactionId used_in;
+	VdbChainSummary summary;
+} VdbSummaryEntry;
+
+static VdbSummaryEntry *summary_entries[VDB_MAX_CHAIN_SUMMARIES];
+static int	summary_nentries = 0;
+
+/*
+ * The summary of a growing or frozen chain (empty at first: the scan adds
+ * pages as it reads them).  Valid until a later call in another transaction
+ * evicts it.
+ */
+VdbChainSummary *
+VdbGetChainSummary(Relation index, const VdbSegmentData *seg)
+{
+	VdbSummaryEntry *entry;
+	MemoryContext cxt;
+	int			slot;
+
+	for (int i = 0; i < summary_nentries; i++)
+	{
+		entry = summary_entries[i];
+		if (RelFileNodeEquals(entry->node, index->rd_node) &&
+			entry->summary.segid == seg->segid &&
+			entry->summary.generation == seg->generation &&
+			entry->summary.head == seg->head)
+		{
+			entry->last_used = ++cache_clock;
+			entry->used_in = MyProc->lxid;
+			return &entry->summary;
+		}
+	}
+
+	/* A free slot, or the least recently used one not in use now. */
+	slot = summary_nentries;
+	if (slot == VDB_MAX_CHAIN_SUMMARIES)
+	{
+		slot = -1;
+		for (int i = 0; i < summary_nentries; i++)
+			if (summary_entries[i]->used_in != MyProc->lxid &&
+				(slot < 0 || summary_entries[i]->last_used < summary_entries[slot]->last_used))
+				slot = i;
+		if (slot < 0)
+			return NULL;		/* all in use by this transaction: no summary */
+		MemoryContextDelete(summary_entries[slot]->summary.cxt);
+	}
+
+	if (VdbCacheContext == NULL)
+		VdbCacheContext = AllocSetContextCreate(CacheMemoryContext,
+												"vdb_ivf centroid cache",
+												ALLOCSET_DEFAULT_SIZES);
+	cxt = AllocSetContextCreate(VdbCacheContext, "vdb_ivf chain summary",
+								ALLOCSET_SMALL_SIZES);
+	entry = MemoryContextAllocZero(cxt, sizeof(VdbSummaryEntry));
+	entry->node = index->rd_node;
+	entry->last_used = ++cache_clock;
+	entry->used_in = MyProc->lxid;
+	entry->summary.segid = seg->segid;
+	entry->summary.generation = seg->generation;
+	entry->summary.head = seg->head;
+	entry->summary.cxt = cxt;
+	summary_entries[slot] = entry;
+	if (slot == summary_nentries)
+		summary_nentries++;
+	return &entry->summary;
+}
+
+/*
+ * Append the next full page of the chain to its summary.
+ */
+void
+VdbChainSummaryAdd(VdbChainSummary *summary, BlockNumber blkno, BlockNumber nextblkno,
+				   const VdbAssignment *assignments, int nassignments, int nentries)
+{
+	VdbChainSummaryPage *page;
+
+	if (summary->npages == summary->pages_capacity)
+	{
+		summary->pages_capacity = Max(64, summary->pages_capacity * 2);
+		if (summary->pages == NULL)
+			summary->pages = MemoryContextAllocHuge(summary->cxt,
+													sizeof(VdbChainSummaryPage) * summary->pages_capacity);
+		else
+			summary->pages = repalloc_huge(summary->pages,
+										   sizeof(VdbChainSummaryPage) * summary->pages_capacity);
+	}
+	while (summary->nassignments + nassignments > summary->assignments_capacity)
+	{
+		summary->assignments_capacity = Max(256, summary->assignments_capacity * 2);
+		if (summary->assignments == NULL)
+			summary->assignments = MemoryContextAllocHuge(summary->cxt,
+														  sizeof(VdbAssignment) * summary->assignments_capacity);
+		else
+			summary->assignments = repalloc_huge(summary->assignments,
+												 sizeof(VdbAssignment) * summary->assignments_capacity);
+	}
+	page = &summary->pages[summary->npages++];
+	page->blkno = blkno;
+	page->nextblkno = nextblkno;
+	page->first = summary->nassignments;
+	page->nassignments = nassignments;
+	page->nentries = nentries;
+	memcpy(summary->assignments + summary->nassignments, assignments,
+		   sizeof(VdbAssignment) * nassignments);
+	summary->nassignments += nassignments;
+}

@@ -31,6 +31,44 @@ typedef struct VdbCachedSegment
 	uint32	   *list_nentries;	/* as written at seal time */
 } VdbCachedSegment;
 
+/* An interim assignment of growing entries: (sealed segment, list). */
+typedef struct VdbAssignment
+{
+	uint32		segid;
+	uint32		list;
+} VdbAssignment;
+
+/* What one full page of a growing or frozen chain holds. */
+typedef struct VdbChainSummaryPage
+{
+	BlockNumber blkno;
+	BlockNumber nextblkno;
+	uint32		first;			/* its assignments: assignments[first ..] */
+	uint16		nassignments;	/* distinct ones on the page */
+	uint16		nentries;		/* entries when summarized */
+} VdbChainSummaryPage;
+
+/*
+ * The assignments found on each full page of a growing or frozen chain, in
+ * chain order, so that a scan reads only the pages holding entries of the
+ * lists it probes.  Only pages that are no longer the tail are summarized:
+ * aminsert appends to the tail alone, so a full page can only lose entries
+ * (VACUUM), and its summary stays a superset of what it holds.
+ */
+typedef struct VdbChainSummary
+{
+	uint32		segid;
+	uint32		generation;
+	BlockNumber head;
+	int			npages;
+	int			pages_capacity;
+	VdbChainSummaryPage *pages;
+	uint32		nassignments;
+	uint32		assignments_capacity;
+	VdbAssignment *assignments;
+	MemoryContext cxt;			/* where the arrays grow */
+} VdbChainSummary;
+
 /* Settings registered by IvfScanInit(). */
 extern int	vdb_max_probes;
 
@@ -43,5 +81,12 @@ extern void VdbCheckSegmentPage(Relation index, Page page, BlockNumber blkno,
 extern const VdbCachedSegment *VdbGetCachedSegment(Relation index,
 												   const VdbSegmentData *seg,
 												   int dim);
+
+extern VdbChainSummary *VdbGetChainSummary(Relation index,
+											const VdbSegmentData *seg);
+extern void VdbChainSummaryAdd(VdbChainSummary *summary, BlockNumber blkno,
+							   BlockNumber nextblkno,
+							   const VdbAssignment *assignments,
+							   int nassignments, int nentries);
 
 #endif							/* VDB_IVF_SCAN_H */
