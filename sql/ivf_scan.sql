@@ -137,6 +137,21 @@ SELECT id FROM scan_items ORDER BY embedding <-> '[1,2,3]' LIMIT 1;
 
 -- After VACUUM and sealing the growing rows every row is still findable.
 VACUUM scan_items;
+-- (VACUUM removed entries from growing pages this session already knows:
+-- with every list probed the answer is still exactly the sequential scan's.)
+SET vdb.probes = 32768;
+CREATE TEMP TABLE scan_got2 AS
+	SELECT array_agg(id) AS ids FROM
+	(SELECT id FROM scan_items ORDER BY embedding <-> scan_vec(13, 8) LIMIT 50) s;
+SET enable_seqscan = on;
+SET enable_indexscan = off;
+SELECT (SELECT ids FROM scan_got2) = array_agg(id) AS same_as_seqscan FROM
+	(SELECT id FROM scan_items ORDER BY embedding <-> scan_vec(13, 8), ctid LIMIT 50) s;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+SET vdb.probes = 1;
+SELECT check_stream($$SELECT embedding <-> scan_vec(13, 8) AS d FROM scan_items
+	ORDER BY embedding <-> scan_vec(13, 8)$$);
 SELECT vdb_seal('scan_items_l2') >= 1 AS sealed;
 SELECT state, count(*) FROM vdb_segments('scan_items_l2') GROUP BY state ORDER BY state;
 SELECT check_stream($$SELECT embedding <-> scan_vec(3, 8) AS d FROM scan_items
