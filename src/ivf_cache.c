@@ -12,8 +12,9 @@
  * and ages out (least recently used first) once the cache grows past its
  * budget.  Scans keep pointers into entries until they end, so an entry used
  * in the current transaction is never evicted (index scans do not outlive
- * their transaction); the budget may be exceeded until the next one.  REINDEX and TRUNCATE give the index a new relfilenode, so they
- * never hit old entries.
+ * their transaction); the budget may be exceeded until the next one.
+ * REINDEX and TRUNCATE give the index a new relfilenode, so they never hit
+ * old entries.
  */
 #include "postgres.h"
 
