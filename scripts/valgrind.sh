@@ -19,7 +19,7 @@ pgxs_dir=$(dirname "$(dirname "$(PATH=$bindir:$PATH pg_config --pgxs)")")
 
 dir=$(mktemp -d /tmp/vdb-valgrind.XXXXXX)
 port=$(( 30000 + RANDOM % 20000 ))
-"$bindir/initdb" -D "$dir/data" -U postgres --auth=trust >/dev/null
+"$bindir/initdb" -D "$dir/data" --auth=trust >/dev/null
 cat test/regress.conf >> "$dir/data/postgresql.conf"
 
 valgrind --quiet --trace-children=yes --track-origins=yes --read-var-info=yes \
@@ -33,8 +33,8 @@ for _ in $(seq 120); do
 done
 
 rc=0
-"$pgxs_dir/test/regress/pg_regress" --use-existing --host="$dir" --port="$port" \
-	--user=postgres --bindir="$bindir" --inputdir=. --dbname=vdb_valgrind \
+"$pgxs_dir/test/regress/pg_regress" --host="$dir" --port="$port" \
+	--bindir="$bindir" --inputdir=. --dbname=vdb_valgrind \
 	--load-extension=vdb $(make -s print-regress) || rc=$?
 "$bindir/pg_ctl" -D "$dir/data" -m fast stop >/dev/null || true
 sleep 2
