@@ -226,6 +226,29 @@ INSERT INTO scan_empty VALUES (1, '[1,1,1]'), (2, '[0,0,0]'), (3, '[1,1,2]'), (4
 SELECT id, embedding <-> '[1,1,1]' AS d FROM scan_empty ORDER BY embedding <-> '[1,1,1]' LIMIT 3;
 SELECT segments, lists_probed, entries_scanned, widenings FROM vdb_last_scan();
 
+-- Growing segments that filled up are frozen and searched like growing
+-- ones until they are sealed (by vdb_seal or the sealing worker, whichever
+-- comes first: the checks below hold either way).
+CREATE TABLE scan_frozen (id int, embedding vector(8));
+CREATE INDEX scan_frozen_l2 ON scan_frozen USING vdb_ivf (embedding)
+	WITH (segment_rows = 1000);
+INSERT INTO scan_frozen SELECT i, scan_vec(i, 8) FROM generate_series(1, 2500) i;
+SET vdb.probes = 32768;
+CREATE TEMP TABLE scan_got3 AS
+	SELECT array_agg(id) AS ids FROM
+	(SELECT id FROM scan_frozen ORDER BY embedding <-> scan_vec(4, 8) LIMIT 30) s;
+SELECT segments >= 3 AS several_segments, returned FROM vdb_last_scan();
+SET enable_seqscan = on;
+SET enable_indexscan = off;
+SELECT (SELECT ids FROM scan_got3) = array_agg(id) AS same_as_seqscan FROM
+	(SELECT id FROM scan_frozen ORDER BY embedding <-> scan_vec(4, 8), ctid LIMIT 30) s;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+SELECT check_stream($$SELECT embedding <-> scan_vec(4, 8) AS d FROM scan_frozen
+	ORDER BY embedding <-> scan_vec(4, 8)$$);
+SELECT returned + skipped_for_order = 2500 AS all_accounted FROM vdb_last_scan();
+DROP TABLE scan_frozen;
+
 -- An inner product that overflows to NaN sorts last, as in SQL.
 CREATE TABLE scan_nan (id int, embedding vector(2));
 CREATE INDEX ON scan_nan USING vdb_ivf (embedding vector_ip_ops);
