@@ -90,6 +90,17 @@ REINDEX INDEX ib_v;
 SELECT segment_id, state, rows, lists FROM vdb_segments('ib_v') ORDER BY segment_id;
 SELECT * FROM vdb_check('ib_v');
 
+-- CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY build the same
+-- segments (their validation pass reads every entry through ambulkdelete
+-- and must remove none).
+CREATE INDEX CONCURRENTLY ib_v_cic ON ib USING vdb_ivf (v) WITH (segment_rows = 1000);
+SELECT state, rows FROM vdb_segments('ib_v_cic') ORDER BY segment_id;
+SELECT * FROM vdb_check('ib_v_cic');
+REINDEX INDEX CONCURRENTLY ib_v_cic;
+SELECT state, rows FROM vdb_segments('ib_v_cic') ORDER BY segment_id;
+SELECT * FROM vdb_check('ib_v_cic');
+DROP INDEX ib_v_cic;
+
 -- TRUNCATE leaves an empty, valid index that takes new rows.
 TRUNCATE ib;
 SELECT segment_id, state, rows FROM vdb_segments('ib_v');

@@ -5,7 +5,7 @@
  * Each new row gets an interim assignment to the nearest list of the newest
  * sealed segment, so that scans can probe growing rows by list instead of
  * brute-forcing them.  That segment's centroids are cached per backend,
- * keyed by (relfilenode, segment, generation).
+ * keyed by (relfilenode, segment, generation, seal time, lists).
  *
  * Appending holds the metapage share-locked (so the tail cannot move) and
  * the tail page exclusively.  When the tail is full, or the segment holds
@@ -31,6 +31,8 @@ typedef struct InterimLists
 	RelFileNode node;
 	uint32		segid;			/* 0: nothing cached */
 	uint32		generation;
+	TimestampTz sealed_at;		/* tells apart a new index that reuses the
+								 * relfilenode */
 	int			dim;
 	int			nlists;
 	float	   *centroids;
@@ -103,6 +105,7 @@ LoadInterimLists(Relation index, VdbSegment seg, int dim)
 	MemoryContextSwitchTo(old);
 	interim.node = index->rd_node;
 	interim.generation = seg->generation;
+	interim.sealed_at = seg->sealed_at;
 	interim.dim = dim;
 	interim.nlists = header.nlists;
 	interim.segid = seg->segid;
@@ -130,7 +133,8 @@ AssignInterim(Relation index, VdbDistanceKind kind, int dim, VdbGrowingEntry ent
 	if (newest != NULL && newest->nlists > 0)
 	{
 		if (interim.segid != newest->segid || interim.generation != newest->generation ||
-			!RelFileNodeEquals(interim.node, index->rd_node))
+			interim.sealed_at != newest->sealed_at || interim.nlists != (int) newest->nlists ||
+			interim.dim != dim || !RelFileNodeEquals(interim.node, index->rd_node))
 			LoadInterimLists(index, newest, dim);
 		entry->assign_segid = newest->segid;
 		entry->assign_list = VdbNearestCentroid(kind, entry->x, dim, interim.centroids,
