@@ -41,12 +41,15 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/relation.h"
+#include "access/tableam.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/pg_class.h"
+#include "commands/defrem.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
@@ -499,8 +502,82 @@ SealIndexSegments(Oid indexoid)
 }
 
 /*
+ * Seal an index's frozen segments for as long as it has some, holding its
+ * index lock.  Returns false if another sealer has the index, or if this
+ * one gave up (busy table, paused sealing).
+ */
+static bool
+SealIndexWhileFrozen(Oid indexoid)
+{
+	LOCKTAG		tag;
+
+	SetIndexTag(&tag, indexoid);
+	for (;;)
+	{
+		bool		have_index;
+		bool		finished;
+
+		StartTransactionCommand();
+		have_index = TrySessionLock(&tag);
+		CommitTransactionCommand();
+		if (!have_index)
+			return false;
+
+		finished = SealIndexSegments(indexoid);
+
+		/* A freeze while we held the index lock launched nobody: look again. */
+		LockRelease(&tag, ExclusiveLock, true);
+		if (!finished)
+			return false;
+		if (!IndexHasFrozen(indexoid))
+			return true;
+	}
+}
+
+/*
+ * The OIDs of the vdb_ivf indexes of this database but TEMP ones, in
+ * the given memory context.
+ */
+static List *
+IvfIndexesOfDatabase(MemoryContext context)
+{
+	Oid			amoid;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *result = NIL;
+
+	StartTransactionCommand();
+	amoid = get_index_am_oid("vdb_ivf", true);
+	if (OidIsValid(amoid))
+	{
+		rel = table_open(RelationRelationId, AccessShareLock);
+		scan = table_beginscan_catalog(rel, 0, NULL);
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+			if (form->relkind == RELKIND_INDEX && form->relam == amoid &&
+				form->relpersistence != RELPERSISTENCE_TEMP)
+			{
+				MemoryContext old = MemoryContextSwitchTo(context);
+
+				result = lappend_oid(result, form->oid);
+				MemoryContextSwitchTo(old);
+			}
+		}
+		table_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	CommitTransactionCommand();
+	return result;
+}
+
+/*
  * Main function of a sealer process: seal the frozen segments of the index
- * whose OID is the argument, in the database whose OID is in bgw_extra.
+ * whose OID is the argument, in the database whose OID is in bgw_extra;
+ * then those of the database's other vdb_ivf indexes, whose freezes may
+ * have found every sealer slot taken and launched nobody.
  */
 void
 VdbSealerMain(Datum main_arg)
@@ -509,6 +586,8 @@ VdbSealerMain(Datum main_arg)
 	Oid			dboid;
 	LOCKTAG		tag;
 	bool		have_slot = false;
+	MemoryContext sweep_context;
+	bool		sealed_some;
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGTERM, die);
@@ -517,7 +596,7 @@ VdbSealerMain(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("vdb sealer");
 
-	/* A slot, then the index; without either there is nothing to do. */
+	/* Without a slot there is nothing to do. */
 	StartTransactionCommand();
 	for (int slot = 0; slot < vdb_max_sealers && !have_slot; slot++)
 	{
@@ -528,24 +607,28 @@ VdbSealerMain(Datum main_arg)
 	if (!have_slot)
 		proc_exit(0);
 
-	for (;;)
+	if (!SealIndexWhileFrozen(indexoid))
+		proc_exit(0);
+
+	/* Sweep the other indexes until a pass finds nothing to seal. */
+	sweep_context = AllocSetContextCreate(TopMemoryContext, "vdb sealer sweep",
+										  ALLOCSET_DEFAULT_SIZES);
+	do
 	{
-		bool		have_index;
+		List	   *indexes = IvfIndexesOfDatabase(sweep_context);
+		ListCell   *lc;
 
-		StartTransactionCommand();
-		SetIndexTag(&tag, indexoid);
-		have_index = TrySessionLock(&tag);
-		CommitTransactionCommand();
-		if (!have_index)
-			break;
-
-		if (!SealIndexSegments(indexoid))
-			break;
-
-		/* A freeze while we held the index lock launched nobody: look again. */
-		LockRelease(&tag, ExclusiveLock, true);
-		if (!IndexHasFrozen(indexoid))
-			break;
-	}
+		sealed_some = false;
+		foreach(lc, indexes)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!vdb_auto_seal)
+				proc_exit(0);
+			if (IndexHasFrozen(lfirst_oid(lc)) &&
+				SealIndexWhileFrozen(lfirst_oid(lc)))
+				sealed_some = true;
+		}
+		MemoryContextReset(sweep_context);
+	} while (sealed_some);
 	proc_exit(0);
 }
