@@ -286,7 +286,7 @@ VdbSealYield(void)
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (LockHasWaitersRelation(yield_heap, ShareUpdateExclusiveLock) ||
-		LockHasWaitersRelation(yield_index, RowExclusiveLock))
+		LockHasWaitersRelation(yield_index, ShareUpdateExclusiveLock))
 	{
 		seal_abandoned = true;
 		ereport(ERROR,
@@ -320,8 +320,14 @@ SealOneSegment(Oid indexoid)
 		CommitTransactionCommand();
 		return SEAL_GONE;
 	}
+	/*
+	 * ShareUpdateExclusiveLock on the index too, not the RowExclusiveLock
+	 * that would do: weak relation locks take the fast path, and
+	 * LockHasWaiters cannot tell waiters of a fast-path lock.  Inserts
+	 * (RowExclusiveLock) and scans go on all the same.
+	 */
 	if (!ConditionalLockRelationOid(heapoid, ShareUpdateExclusiveLock) ||
-		!ConditionalLockRelationOid(indexoid, RowExclusiveLock))
+		!ConditionalLockRelationOid(indexoid, ShareUpdateExclusiveLock))
 	{
 		CommitTransactionCommand();
 		return SEAL_BUSY;

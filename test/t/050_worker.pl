@@ -27,12 +27,13 @@ CREATE FUNCTION vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
 $$;
 });
 
-# Segment states of an index, oldest first, e.g. "sealed:2000,growing:500".
+# Segment states of an index, the growing one last, e.g.
+# "sealed:2000,growing:500" (a seal gives its segment a new id).
 sub segments
 {
 	my ($index) = @_;
 	return $node->safe_psql('postgres', qq{
-SELECT string_agg(state || ':' || rows, ',' ORDER BY segment_id)
+SELECT string_agg(state || ':' || rows, ',' ORDER BY state = 'growing', segment_id)
 FROM vdb_segments('$index') WHERE state <> 'dropped'});
 }
 
@@ -74,7 +75,7 @@ WHERE backend_type = 'vdb sealer' AND query LIKE 'sealing segment % of index $in
 sub set_conf
 {
 	my ($setting) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET $setting");
+	$node->append_conf('postgresql.conf', $setting);
 	$node->reload;
 }
 
@@ -132,7 +133,7 @@ SELECT count(*) FROM b;
 });
 $elapsed = time - $start;
 is($ret, 0, 'INSERT, UPDATE, DELETE and SELECT succeed during a seal') or diag($err);
-is($out, "1\n2\n3\n2210", 'they see the right rows');
+is($out, "1\n2\n3\n2190", 'they see the right rows');
 cmp_ok($elapsed, '<', 2, "and finish at once ($elapsed s)");
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid"),
 	'1', 'the seal was still running meanwhile');
@@ -213,7 +214,10 @@ sleep(1);
 $node->stop('immediate');
 $node->start;
 is(nstate('b_v', 'frozen'), '1', 'after a crash during a seal the segment is frozen');
-check_index('b_v', 'b', 'after a crash during a seal');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM vdb_check('b_v')}),
+	'0', 'after a crash during a seal vdb_check finds no problem');
+sleep(1);
+is(nstate('b_v', 'frozen'), '1', 'nothing seals it before a trigger');
 set_conf("vdb.seal_delay = 0");
 $node->safe_psql('postgres', 'VACUUM b');
 $node->poll_query_until('postgres',
@@ -250,7 +254,7 @@ is($node->safe_psql('postgres', q{
 CREATE TEMP TABLE tmp (id int, v vector(8));
 CREATE INDEX tmp_v ON tmp USING vdb_ivf (v) WITH (segment_rows = 1000);
 INSERT INTO tmp SELECT i, vec(i) FROM generate_series(1, 2500) i;
-SELECT string_agg(state || ':' || rows, ',' ORDER BY segment_id)
+SELECT string_agg(state || ':' || rows, ',' ORDER BY state = 'growing', segment_id)
 FROM vdb_segments('tmp_v') WHERE state <> 'dropped';
 }), 'sealed:1000,sealed:1000,growing:500', 'a TEMP index is sealed inline at freeze time');
 
