@@ -47,6 +47,15 @@ SELECT vdb_seal('ia_v');
 SELECT state, rows, lists FROM vdb_segments('ia_v') ORDER BY segment_id;
 SELECT * FROM vdb_check('ia_v');
 
+-- amvalidate rejects an operator class the index could not use: the
+-- distance operator under another strategy, a support function of the
+-- wrong signature.
+CREATE OPERATOR CLASS ia_bad_ops FOR TYPE vector USING vdb_ivf AS
+	OPERATOR 2 <-> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 l2_distance(vector, vector);
+SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'ia_bad_ops';
+DROP OPERATOR FAMILY ia_bad_ops USING vdb_ivf;
+
 DROP VIEW ia_view;
 DROP TABLE ia;
 DROP ROLE vdb_ivf_reader;

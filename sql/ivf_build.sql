@@ -145,3 +145,14 @@ SELECT opcname, opcdefault, amvalidate(oid) FROM pg_opclass
 WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'vdb_ivf') ORDER BY 1;
 
 DROP TABLE ib, ib_nodim, ib_wide, ib_2000, ib_unlogged, ib_temp, ib_k;
+
+-- A tiny maintenance_work_mem makes segments smaller, never a failure.
+CREATE TABLE ib_mem (id int, v vector(2000));
+INSERT INTO ib_mem SELECT i, ('[' || array_to_string(array_fill((i % 7)::real, ARRAY[2000]), ',') || ']')::vector
+	FROM generate_series(1, 1200) i;
+SET maintenance_work_mem = '1MB';
+CREATE INDEX ib_mem_v ON ib_mem USING vdb_ivf (v);
+SELECT state, rows FROM vdb_segments('ib_mem_v') ORDER BY segment_id;
+SELECT * FROM vdb_check('ib_mem_v');
+RESET maintenance_work_mem;
+DROP TABLE ib_mem;

@@ -84,3 +84,30 @@ SELECT state, rows, lists FROM vdb_segments('ii_wide_v') ORDER BY segment_id;
 SELECT * FROM vdb_check('ii_wide_v');
 
 DROP TABLE ii, ii_wide;
+
+-- The directory has 126 slots.  When it is full, the oldest dropped
+-- segments are forgotten to make room; once only live segments remain, a
+-- freeze fails with a hint, and the index is left as it was.
+CREATE TABLE ii_many (v vector(2));
+CREATE INDEX ii_many_v ON ii_many USING vdb_ivf (v);
+DO $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		INSERT INTO ii_many VALUES (('[' || i || ',1]')::vector);
+		PERFORM vdb_seal('ii_many_v');
+	END LOOP;
+END $$;
+SELECT state, count(*), min(segment_id), max(segment_id)
+FROM vdb_segments('ii_many_v') GROUP BY 1 ORDER BY 1;
+DO $$
+BEGIN
+	FOR i IN 101..125 LOOP
+		INSERT INTO ii_many VALUES (('[' || i || ',1]')::vector);
+		PERFORM vdb_seal('ii_many_v');
+	END LOOP;
+END $$;
+INSERT INTO ii_many VALUES ('[126,1]');
+SELECT pg_temp.err('SELECT vdb_seal(''ii_many_v'')');
+SELECT state, count(*), sum(rows) FROM vdb_segments('ii_many_v') GROUP BY 1 ORDER BY 1;
+SELECT * FROM vdb_check('ii_many_v');
+DROP TABLE ii_many;

@@ -114,7 +114,7 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.margin = Max(VDB_MIN_SEGMENT_ROWS, bs.segment_rows / 10);
 	if (bs.segment_rows + bs.margin > fit)
 	{
-		bs.segment_rows = Max(fit / 11 * 10, VDB_MIN_SEGMENT_ROWS / 2);
+		bs.segment_rows = fit / 11 * 10;
 		bs.margin = fit - bs.segment_rows;
 		ereport(DEBUG1,
 				(errmsg("vdb_ivf sealing segments of %d rows to stay within maintenance_work_mem",

@@ -138,7 +138,8 @@ AssignInterim(Relation index, VdbDistanceKind kind, int dim, VdbGrowingEntry ent
 			LoadInterimLists(index, newest, dim);
 		entry->assign_segid = newest->segid;
 		entry->assign_list = VdbNearestCentroid(kind, entry->x, dim, interim.centroids,
-												interim.norms, interim.nlists);
+												interim.norms, interim.nlists,
+												palloc(sizeof(float) * interim.nlists));
 	}
 	pfree(meta);
 }

@@ -69,7 +69,9 @@ ItemsPerPage(Size itemsz)
 
 /*
  * How many rows of this many dimensions a sealer may hold within
- * maintenance_work_mem (a quarter of which is left for k-means).
+ * maintenance_work_mem (a quarter of which is left for k-means), but never
+ * fewer than VDB_MIN_SEGMENT_ROWS: sealing must not fail for want of memory,
+ * and 1000 rows of the widest vectors take 8 MB.
  */
 int
 VdbSealerMaxRows(int dim)
@@ -78,14 +80,7 @@ VdbSealerMaxRows(int dim)
 	Size		per_row = sizeof(float) * dim + sizeof(ItemPointerData) + 2 * sizeof(int);
 	Size		rows = budget / per_row;
 
-	if (rows < VDB_MIN_SEGMENT_ROWS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("maintenance_work_mem is too small to seal a segment of %d-dimensional vectors",
-						dim),
-				 errhint("Raise maintenance_work_mem to at least %zu kB.",
-						 (per_row * VDB_MIN_SEGMENT_ROWS * 4 / 3) / 1024 + 1)));
-	return (int) Min(rows, (Size) VDB_MAX_SEGMENT_ROWS);
+	return (int) Max(Min(rows, (Size) VDB_MAX_SEGMENT_ROWS), (Size) VDB_MIN_SEGMENT_ROWS);
 }
 
 /*
@@ -174,7 +169,7 @@ PublishSegments(Relation index, uint32 frozen_segid, uint32 frozen_generation,
 	buf = ReadBuffer(index, VDB_IVF_METAPAGE_BLKNO);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	meta = VdbPageGetMeta(BufferGetPage(buf));
-	if (meta->nsegments + nsegs > VDB_MAX_SEGMENTS)
+	if (VdbDirectoryRoom(meta) + (frozen_segid != 0 ? 1 : 0) < nsegs)
 		VdbTooManySegments(index);
 
 	state = GenericXLogStart(index);
@@ -455,6 +450,7 @@ VdbWriteGrowingChain(Relation index, VdbSealer *s)
 	VdbGrowingEntry entry = palloc0(entry_size);
 	VdbSegmentData seg;
 	int			row = 0;
+	float	   *dots = palloc(sizeof(float) * Max(s->last_nlists, 1));
 
 	memset(&seg, 0, sizeof(seg));
 	seg.segid = segid;
@@ -481,7 +477,7 @@ VdbWriteGrowingChain(Relation index, VdbSealer *s)
 			{
 				entry->assign_segid = s->last_segid;
 				entry->assign_list = VdbNearestCentroid(s->kind, x, dim, s->last_centroids,
-														s->last_norms, s->last_nlists);
+														s->last_norms, s->last_nlists, dots);
 			}
 			memcpy(entry->x, x, sizeof(float) * dim);
 			if (PageAddItem(page, (Item) entry, entry_size, InvalidOffsetNumber,

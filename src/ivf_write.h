@@ -34,6 +34,7 @@ extern void VdbCheckMeta(Relation index, VdbMetaPage meta);
 extern VdbSegment VdbFindGrowing(VdbMetaPage meta);
 extern VdbSegment VdbFindSegment(VdbMetaPage meta, uint32 segid);
 extern void VdbTooManySegments(Relation index) pg_attribute_noreturn();
+extern int	VdbDirectoryRoom(VdbMetaPage meta);
 extern VdbSegment VdbAddSegment(Relation index, VdbMetaPage meta);
 extern void VdbMetaSetLower(Page page);
 extern void VdbInitMetaPage(Page page, int dim, VdbDistanceKind kind,
@@ -53,7 +54,8 @@ extern bool VdbPageStampMatches(Page page, uint32 segid, uint32 generation,
 extern bool VdbPrepareDatum(Datum value, int dim, VdbDistanceKind kind, float *x);
 extern float *VdbNormsOf(const float *x, int n, int dim);
 extern int	VdbNearestCentroid(VdbDistanceKind kind, const float *x, int dim,
-							   const float *centroids, const float *norms, int k);
+							   const float *centroids, const float *norms, int k,
+							   float *dots);
 
 /* src/ivf_seal.c */
 typedef struct VdbSealer VdbSealer;

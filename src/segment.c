@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include <cblas.h>
 #include <math.h>
 
 #include "access/xloginsert.h"
@@ -186,11 +187,34 @@ VdbTooManySegments(Relation index)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("index \"%s\" has too many segments (at most %d)",
 					RelationGetRelationName(index), (int) VDB_MAX_SEGMENTS),
+			 errdetail("Sealed segments are not merged yet."),
 			 errhint("REINDEX the index, or rebuild it with a larger segment_rows.")));
 }
 
 /*
+ * How many more segments the directory can take: free slots, plus slots of
+ * dropped segments, which VdbAddSegment forgets when it needs the room.
+ */
+int
+VdbDirectoryRoom(VdbMetaPage meta)
+{
+	int			room = (int) VDB_MAX_SEGMENTS - (int) meta->nsegments;
+
+	for (uint32 i = 0; i < meta->nsegments; i++)
+	{
+		if (meta->segments[i].state == VDB_SEGMENT_DROPPED)
+			room++;
+	}
+	return room;
+}
+
+/*
  * Append a zeroed directory slot (on a page being changed under generic WAL).
+ *
+ * When the directory is full, the oldest dropped segment's slot is removed
+ * to make room (its pages are never reused in this version, so nothing is
+ * lost).  That moves later slots: pointers into the directory taken before
+ * the call are invalid after it.
  */
 VdbSegment
 VdbAddSegment(Relation index, VdbMetaPage meta)
@@ -198,7 +222,21 @@ VdbAddSegment(Relation index, VdbMetaPage meta)
 	VdbSegment	seg;
 
 	if (meta->nsegments >= VDB_MAX_SEGMENTS)
-		VdbTooManySegments(index);
+	{
+		int			victim = -1;
+
+		for (uint32 i = 0; i < meta->nsegments; i++)
+		{
+			if (meta->segments[i].state == VDB_SEGMENT_DROPPED &&
+				(victim < 0 || meta->segments[i].segid < meta->segments[victim].segid))
+				victim = i;
+		}
+		if (victim < 0)
+			VdbTooManySegments(index);
+		memmove(&meta->segments[victim], &meta->segments[victim + 1],
+				sizeof(VdbSegmentData) * (meta->nsegments - victim - 1));
+		meta->nsegments--;
+	}
 	seg = &meta->segments[meta->nsegments++];
 	memset(seg, 0, sizeof(VdbSegmentData));
 	seg->head = InvalidBlockNumber;
@@ -359,7 +397,7 @@ VdbGrowNewPage(Relation index, Buffer metabuf, Buffer tailbuf, bool freeze,
 	VdbSegment	growing;
 	BlockNumber newblk;
 
-	if (freeze && meta->nsegments >= VDB_MAX_SEGMENTS)
+	if (freeze && VdbDirectoryRoom(meta) < 1)
 		VdbTooManySegments(index);
 
 	newbuf = VdbNewBuffer(index, MAIN_FORKNUM);
@@ -497,19 +535,21 @@ VdbNormsOf(const float *x, int n, int dim)
 /*
  * The list whose centroid is nearest to x, by the same rule as the k-means
  * assignment step: for L2 the smallest |c|^2 - 2 x.c, otherwise the largest
- * x.c (centroids are normalised).
+ * x.c (centroids are normalised).  One sgemv computes every x.c; dots is
+ * scratch space for k floats.
  */
 int
 VdbNearestCentroid(VdbDistanceKind kind, const float *x, int dim,
-				   const float *centroids, const float *norms, int k)
+				   const float *centroids, const float *norms, int k, float *dots)
 {
 	int			best = 0;
 	float		bestval = INFINITY;
 
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, k, dim, 1.0f, centroids, dim,
+				x, 1, 0.0f, dots, 1);
 	for (int j = 0; j < k; j++)
 	{
-		float		dot = VectorInnerProduct(dim, x, centroids + (Size) j * dim);
-		float		val = (kind == VDB_DISTANCE_L2) ? norms[j] - 2.0f * dot : -dot;
+		float		val = (kind == VDB_DISTANCE_L2) ? norms[j] - 2.0f * dots[j] : -dots[j];
 
 		if (val < bestval)
 		{

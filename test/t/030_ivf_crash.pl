@@ -8,6 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('ivf_crash');
 $node->init;
@@ -100,6 +101,37 @@ is($node->safe_psql('postgres',
 $node->safe_psql('postgres', q{INSERT INTO u SELECT i, vec(i) FROM generate_series(1, 10) i});
 is($node->safe_psql('postgres', q{SELECT count(*) FROM vdb_check('u_v')}), '0',
 	'the reset unlogged index takes inserts');
+
+# A crash in the middle of a seal (wherever it falls: k-means, writing the
+# run, or after the publish) leaves a sound index, and sealing again
+# finishes the job.
+$node->safe_psql('postgres', q{
+CREATE TABLE big (id int, v vector(64));
+CREATE INDEX big_v ON big USING vdb_ivf (v) WITH (segment_rows = 100000);
+INSERT INTO big SELECT i, ('[' || array_to_string(ARRAY(SELECT ((i * 31 + d * 17) % 101)::real
+	FROM generate_series(1, 64) d), ',') || ']')::vector FROM generate_series(1, 20000) i;
+CHECKPOINT;
+});
+my $sealer = $node->background_psql('postgres', on_error_stop => 0);
+$sealer->query_until(qr/sealing/, q{\echo sealing
+SELECT vdb_seal('big_v');
+});
+usleep(200_000);
+$node->stop('immediate');
+eval { $sealer->quit };
+$node->start;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM vdb_check('big_v')}), '0',
+	'a crash during a seal leaves a sound index');
+is($node->safe_psql('postgres', q{
+SELECT sum(rows - dead_rows) FROM vdb_segments('big_v') WHERE state <> 'dropped'}),
+	'20000', 'every row is still indexed once');
+$node->safe_psql('postgres', q{SELECT vdb_seal('big_v')});
+is($node->safe_psql('postgres', q{
+SELECT string_agg(state || ':' || rows, ',' ORDER BY segment_id)
+FROM vdb_segments('big_v') WHERE state IN ('sealed', 'growing', 'frozen')}),
+	'growing:0,sealed:20000', 'sealing again finishes the job');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM vdb_check('big_v')}), '0',
+	'the sealed index is sound');
 
 $node->stop;
 done_testing();
