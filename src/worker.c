@@ -42,6 +42,7 @@
 #include "postgres.h"
 
 #include "access/heapam.h"
+#include "access/parallel.h"
 #include "access/relation.h"
 #include "access/tableam.h"
 #include "access/table.h"
@@ -93,6 +94,10 @@ int			vdb_seal_delay = 0;
 static Relation yield_heap = NULL;
 static Relation yield_index = NULL;
 static bool seal_abandoned = false;
+
+/* The segment being sealed, for the message when the seal gives way. */
+static uint32 sealing_segid = 0;
+static char sealing_index[NAMEDATALEN];
 
 /* What one attempt at sealing a segment came to. */
 typedef enum SealOutcome
@@ -244,7 +249,7 @@ VdbRequestSeal(Relation heap, Relation index)
 	LOCKTAG		tag;
 	bool		slot_free = false;
 
-	if (!vdb_auto_seal || RecoveryInProgress())
+	if (!vdb_auto_seal || RecoveryInProgress() || IsParallelWorker())
 		return;
 	if (CountFrozen(index) == 0)
 		return;
@@ -378,6 +383,8 @@ SealOneSegment(Oid indexoid)
 					segid, RelationGetRelationName(index), nrows)));
 	INSTR_TIME_SET_CURRENT(start);
 
+	sealing_segid = segid;
+	strlcpy(sealing_index, RelationGetRelationName(index), NAMEDATALEN);
 	yield_heap = heap;
 	yield_index = index;
 	(void) VdbSealFrozen(heap, index, segid);
@@ -431,7 +438,8 @@ TrySealOneSegment(Oid indexoid)
 		RESUME_INTERRUPTS();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		ereport(LOG,
-				(errmsg("vdb sealer gave way to a waiting lock request; the segment stays frozen and will be sealed later")));
+				(errmsg("vdb sealer gave way to a waiting lock request: segment %u of index \"%s\" stays frozen for now",
+						sealing_segid, sealing_index)));
 		outcome = SEAL_BUSY;
 	}
 	PG_END_TRY();
