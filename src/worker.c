@@ -166,12 +166,26 @@ LockIsFree(const LOCKTAG *tag)
 }
 
 /*
- * Take a lock for the rest of the session, without waiting.
+ * Take a lock for the rest of the session without queueing for it.  A
+ * launching backend may hold it for an instant to see whether it is free
+ * (LockIsFree), so try a few times before concluding that a sealer has it.
  */
 static bool
 TrySessionLock(const LOCKTAG *tag)
 {
-	return LockAcquire(tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+	for (int attempt = 0; attempt < 3; attempt++)
+	{
+		if (attempt > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 20, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (LockAcquire(tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL)
+			return true;
+	}
+	return false;
 }
 
 /*

@@ -143,10 +143,31 @@ SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
 WHERE a.backend_type = 'vdb sealer' AND l.locktype = 'relation'
 	AND l.relation = 'b'::regclass AND l.mode = 'ShareUpdateExclusiveLock' AND l.granted}),
 	'1', 'the sealer holds ShareUpdateExclusiveLock on the table');
+
+# Another freeze while the seal runs starts no second sealer for the index:
+# the one at work seals both segments.
+$node->safe_psql('postgres',
+	q{INSERT INTO b SELECT i, vec(i) FROM generate_series(2201, 4200) i});
+is(nstate('b_v', 'frozen'), '2', 'a second segment froze during the seal');
+my $most = 0;
+for (1 .. 10)
+{
+	my $n = $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'vdb sealer'});
+	$most = $n if $n > $most;
+	usleep(100_000);
+}
+is($most, 1, 'one sealer per index');
 $node->poll_query_until('postgres',
 	q{SELECT count(*) = 0 FROM vdb_segments('b_v') WHERE state = 'frozen'})
-  or die 'frozen segment of b_v was not sealed';
-is(segments('b_v'), 'sealed:2000,growing:210', 'the slow seal completed');
+  or die 'frozen segments of b_v were not sealed';
+is(segments('b_v'), 'sealed:2000,sealed:2000,growing:210', 'the slow seals completed');
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid"),
+	'the sealer exits when done');
+ok($node->log_contains(qr/\[$pid\] LOG:  vdb sealer sealed segment 1 of index "b_v"/)
+	  && $node->log_contains(qr/\[$pid\] LOG:  vdb sealer sealed segment 2 of index "b_v"/),
+	'the sealer at work sealed the second segment too');
 check_index('b_v', 'b', 'after a slow seal beside writers');
 
 #
@@ -275,7 +296,7 @@ INSERT INTO d1 SELECT i, vec(i) FROM generate_series(1, 1100) i;
 INSERT INTO d2 SELECT i, vec(i) FROM generate_series(1, 1100) i;
 INSERT INTO d3 SELECT i, vec(i) FROM generate_series(1, 1100) i;
 });
-my $most = 0;
+$most = 0;
 for (1 .. 100)
 {
 	my $n = $node->safe_psql('postgres',
