@@ -64,6 +64,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/wait_event.h"
@@ -81,7 +82,7 @@
 #define VDB_MAX_SEALERS_LIMIT	64
 
 /* How often a sealer retries when the table is busy, and how long it waits. */
-#define VDB_SEAL_ATTEMPTS		30
+#define VDB_SEAL_ATTEMPTS		10
 #define VDB_SEAL_BACKOFF_MS		1000
 #define VDB_SEAL_MAX_BACKOFF_MS 5000
 
@@ -396,6 +397,12 @@ SealOneSegment(Oid indexoid)
 			(errmsg("vdb sealer started sealing segment %u of index \"%s\" (%u rows)",
 					segid, RelationGetRelationName(index), nrows)));
 	INSTR_TIME_SET_CURRENT(start);
+
+	/*
+	 * The seal needs no snapshot: let the catalog snapshot go so that a
+	 * long seal does not hold back the xmin horizon of VACUUM.
+	 */
+	InvalidateCatalogSnapshot();
 
 	sealing_segid = segid;
 	strlcpy(sealing_index, RelationGetRelationName(index), NAMEDATALEN);
