@@ -1,8 +1,9 @@
 # The sealing background worker: frozen segments are sealed without any
 # manual call; a slow seal lets INSERT, UPDATE, DELETE and SELECT go on
 # under lock_timeout = 1s and gives way to ALTER TABLE, CREATE INDEX and
-# vdb_seal; a crash in the middle of a seal leaves the segment frozen and a
-# sound index, and the next trigger (VACUUM) seals it; vdb.auto_seal = off
+# vdb_seal; a sealer terminated, or the server crashing, in the middle of a
+# seal leaves the segment frozen and a sound index, and the next trigger
+# (VACUUM) seals it; the sealer holds back no xmin; vdb.auto_seal = off
 # pauses sealing; TEMP indexes are sealed inline; vdb.max_sealers bounds
 # the number of sealers.
 use strict;
@@ -227,12 +228,26 @@ is(nstate('b_v', 'frozen') . '/' . nstate('b_v', 'growing'), '0/1',
 check_index('b_v', 'b', 'after vdb_seal beside a sealer');
 
 #
-# 5. Crash in the middle of a seal: the segment stays frozen, the index is
-#    sound, and the next trigger (VACUUM) seals it.
+# 5. A sealer terminated or the server crashing in the middle of a seal:
+#    the segment stays frozen, the index is sound, and the next trigger
+#    (VACUUM) seals it.
 #
 $next = $node->safe_psql('postgres', 'SELECT max(id) + 1 FROM b');
 $node->safe_psql('postgres',
 	"INSERT INTO b SELECT i, vec(i) FROM generate_series($next, $next + 2099) i");
+$pid = wait_for_sealer('b_v');
+
+# A sealer terminated in the middle of a seal publishes nothing.
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid")
+  or die 'the sealer did not exit';
+is(nstate('b_v', 'frozen'), '1', 'a terminated sealer leaves the segment frozen');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM vdb_check('b_v')}),
+	'0', 'a terminated sealer leaves a sound index');
+
+# VACUUM launches a new sealer; crash the server in the middle of its seal.
+$node->safe_psql('postgres', 'VACUUM b');
 wait_for_sealer('b_v');
 sleep(1);
 $node->stop('immediate');
