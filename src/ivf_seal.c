@@ -494,6 +494,17 @@ VdbWriteGrowingChain(Relation index, VdbSealer *s)
 }
 
 /*
+ * The segments a sealer created with publish_each = false and has not
+ * published: for a caller that publishes them itself (worker_merge.c).
+ */
+VdbSegmentData *
+VdbSealerSealed(VdbSealer *s, int *nsealed)
+{
+	*nsealed = s->nsealed;
+	return s->sealed;
+}
+
+/*
  * Release a sealer's memory.
  */
 void

@@ -31,9 +31,15 @@
  * retries a bounded number of times; the next freeze or VACUUM launches a
  * new sealer if it gave up for good.
  *
+ * Once an index has no frozen segment left, the sealer merges runs of
+ * small sealed segments and rebuilds mostly dead ones (worker_merge.c,
+ * vdb.auto_merge), one group per transaction, under the same locks.
+ *
  * After its last segment the worker releases the index lock and looks for
- * frozen segments once more: a backend that froze a segment while the
- * index lock was held launched nothing, and the freeze is visible by then.
+ * work once more: a backend that froze a segment while the index lock was
+ * held launched nothing, and the freeze is visible by then.  Then it goes
+ * through the database's other vdb_ivf indexes, whose freezes may have
+ * found every slot taken.
  *
  * TEMP indexes live in local buffers that no other process can read: the
  * inserting backend seals them inline.  On a standby nothing is launched
@@ -61,6 +67,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "tcop/tcopprot.h"
+#include "lib/stringinfo.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -88,6 +95,7 @@
 
 /* Settings. */
 bool		vdb_auto_seal = true;
+bool		vdb_auto_merge = true;
 int			vdb_max_sealers = 2;
 int			vdb_seal_delay = 0;
 
@@ -96,9 +104,8 @@ static Relation yield_heap = NULL;
 static Relation yield_index = NULL;
 static bool seal_abandoned = false;
 
-/* The segment being sealed, for the message when the seal gives way. */
-static uint32 sealing_segid = 0;
-static char sealing_index[NAMEDATALEN];
+/* What the sealer is doing, for the message when it gives way. */
+static char sealer_activity[NAMEDATALEN + 128];
 
 /* What one attempt at sealing a segment came to. */
 typedef enum SealOutcome
@@ -120,6 +127,13 @@ WorkerInit(void)
 							 "When off, frozen segments stay searchable as they are "
 							 "until vdb_seal() or a later trigger seals them.",
 							 &vdb_auto_seal, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("vdb.auto_merge",
+							 "Merges small sealed vdb_ivf segments in the background",
+							 "The sealer merges adjacent sealed segments with fewer live rows "
+							 "than half of segment_rows, and rebuilds segments more than half "
+							 "dead, once it has no frozen segment left to seal.",
+							 &vdb_auto_merge, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("vdb.max_sealers",
 							"Maximum number of background sealers in the cluster",
@@ -190,21 +204,26 @@ TrySessionLock(const LOCKTAG *tag)
 }
 
 /*
- * How many frozen segments an index has.
+ * Whether an index has frozen segments to seal or, if merges are asked
+ * about and vdb.auto_merge is on, sealed segments to merge.
  */
-static int
-CountFrozen(Relation index)
+static bool
+IndexHasWork(Relation index, bool merges)
 {
 	VdbMetaPage meta = VdbCopyMeta(index);
-	int			nfrozen = 0;
+	bool		work = false;
 
-	for (uint32 i = 0; i < meta->nsegments; i++)
+	for (uint32 i = 0; i < meta->nsegments && !work; i++)
+		work = (meta->segments[i].state == VDB_SEGMENT_FROZEN);
+	if (!work && merges && vdb_auto_merge)
 	{
-		if (meta->segments[i].state == VDB_SEGMENT_FROZEN)
-			nfrozen++;
+		VdbSegmentData *group = palloc(sizeof(VdbSegmentData) * VDB_MAX_SEGMENTS);
+
+		work = VdbFindMergeGroup(meta, group) > 0;
+		pfree(group);
 	}
 	pfree(meta);
-	return nfrozen;
+	return work;
 }
 
 /*
@@ -266,14 +285,16 @@ VdbRequestSeal(Relation heap, Relation index)
 
 	if (!vdb_auto_seal || RecoveryInProgress() || IsParallelWorker())
 		return;
-	if (CountFrozen(index) == 0)
-		return;
 
+	/* TEMP indexes: frozen segments only, merges are for the worker. */
 	if (index->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
 	{
-		SealInline(heap, index);
+		if (IndexHasWork(index, false))
+			SealInline(heap, index);
 		return;
 	}
+	if (!IndexHasWork(index, true))
+		return;
 
 	SetIndexTag(&tag, RelationGetRelid(index));
 	if (!LockIsFree(&tag))
@@ -317,6 +338,62 @@ VdbSealYield(void)
 }
 
 /*
+ * Seconds elapsed since start.
+ */
+static double
+SecondsSince(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_DOUBLE(now);
+}
+
+/*
+ * Merge a group of sealed segments (worker_merge.c), with the sealer's
+ * activity, log lines and yielding.
+ */
+static void
+MergeGroup(Relation heap, Relation index, const VdbSegmentData *group, int ngroup)
+{
+	StringInfoData segids;
+	uint64		nrows = 0;
+	uint64		merged;
+	instr_time	start;
+
+	initStringInfo(&segids);
+	for (int i = 0; i < ngroup; i++)
+	{
+		appendStringInfo(&segids, "%s%u", i > 0 ? ", " : "", group[i].segid);
+		nrows += group[i].nrows - group[i].ndead;
+	}
+	/* One segment: a mostly dead one, rebuilt without its dead entries. */
+	snprintf(sealer_activity, sizeof(sealer_activity), "%s %s of index %s",
+			 ngroup > 1 ? "merging segments" : "rebuilding segment",
+			 segids.data, RelationGetRelationName(index));
+	pgstat_report_activity(STATE_RUNNING, sealer_activity);
+	ereport(LOG,
+			(errmsg("vdb sealer started %s %s of index \"%s\" (" UINT64_FORMAT " rows)",
+					ngroup > 1 ? "merging segments" : "rebuilding segment",
+					segids.data, RelationGetRelationName(index), nrows)));
+	INSTR_TIME_SET_CURRENT(start);
+	InvalidateCatalogSnapshot();
+
+	yield_heap = heap;
+	yield_index = index;
+	merged = VdbMergeSegments(index, group, ngroup);
+	yield_heap = NULL;
+	yield_index = NULL;
+
+	ereport(LOG,
+			(errmsg("vdb sealer %s %s of index \"%s\": " UINT64_FORMAT " rows in %.3f s",
+					ngroup > 1 ? "merged segments" : "rebuilt segment",
+					segids.data, RelationGetRelationName(index), merged, SecondsSince(start))));
+	pfree(segids.data);
+}
+
+/*
  * Seal the oldest frozen segment of an index in one transaction, if the
  * table's ShareUpdateExclusiveLock can be had without waiting.
  */
@@ -330,7 +407,6 @@ SealOneSegment(Oid indexoid)
 	VdbSegment	frozen = NULL;
 	uint32		segid;
 	uint32		nrows;
-	char		activity[NAMEDATALEN + 64];
 	instr_time	start;
 
 	StartTransactionCommand();
@@ -381,18 +457,26 @@ SealOneSegment(Oid indexoid)
 	}
 	if (frozen == NULL)
 	{
+		VdbSegmentData *group = palloc(sizeof(VdbSegmentData) * VDB_MAX_SEGMENTS);
+		int			ngroup = vdb_auto_merge ? VdbFindMergeGroup(meta, group) : 0;
+
+		if (ngroup > 0)
+			MergeGroup(heap, index, group, ngroup);
+		pfree(group);
+		pfree(meta);
 		index_close(index, NoLock);
 		table_close(heap, NoLock);
 		CommitTransactionCommand();
-		return SEAL_NOTHING;
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return ngroup > 0 ? SEAL_SEALED : SEAL_NOTHING;
 	}
 	segid = frozen->segid;
 	nrows = frozen->nrows - frozen->ndead;
 	pfree(meta);
 
-	snprintf(activity, sizeof(activity), "sealing segment %u of index %s",
+	snprintf(sealer_activity, sizeof(sealer_activity), "sealing segment %u of index %s",
 			 segid, RelationGetRelationName(index));
-	pgstat_report_activity(STATE_RUNNING, activity);
+	pgstat_report_activity(STATE_RUNNING, sealer_activity);
 	ereport(LOG,
 			(errmsg("vdb sealer started sealing segment %u of index \"%s\" (%u rows)",
 					segid, RelationGetRelationName(index), nrows)));
@@ -404,24 +488,15 @@ SealOneSegment(Oid indexoid)
 	 */
 	InvalidateCatalogSnapshot();
 
-	sealing_segid = segid;
-	strlcpy(sealing_index, RelationGetRelationName(index), NAMEDATALEN);
 	yield_heap = heap;
 	yield_index = index;
 	(void) VdbSealFrozen(heap, index, segid);
 	yield_heap = NULL;
 	yield_index = NULL;
 
-	{
-		instr_time	end;
-
-		INSTR_TIME_SET_CURRENT(end);
-		INSTR_TIME_SUBTRACT(end, start);
-		ereport(LOG,
-				(errmsg("vdb sealer sealed segment %u of index \"%s\": %u rows in %.3f s",
-						segid, RelationGetRelationName(index), nrows,
-						INSTR_TIME_GET_DOUBLE(end))));
-	}
+	ereport(LOG,
+			(errmsg("vdb sealer sealed segment %u of index \"%s\": %u rows in %.3f s",
+					segid, RelationGetRelationName(index), nrows, SecondsSince(start))));
 	index_close(index, NoLock);
 	table_close(heap, NoLock);
 	CommitTransactionCommand();
@@ -459,8 +534,8 @@ TrySealOneSegment(Oid indexoid)
 		RESUME_INTERRUPTS();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		ereport(LOG,
-				(errmsg("vdb sealer gave way to a waiting lock request: segment %u of index \"%s\" stays frozen for now",
-						sealing_segid, sealing_index)));
+				(errmsg("vdb sealer gave way to a waiting lock request: %s is left for later",
+						sealer_activity)));
 		outcome = SEAL_BUSY;
 	}
 	PG_END_TRY();
@@ -468,10 +543,11 @@ TrySealOneSegment(Oid indexoid)
 }
 
 /*
- * Whether an index still has frozen segments (false if it cannot tell now).
+ * Whether an index still has segments to seal or merge (false if it cannot
+ * tell now).
  */
 static bool
-IndexHasFrozen(Oid indexoid)
+IndexOidHasWork(Oid indexoid)
 {
 	bool		found = false;
 
@@ -483,7 +559,7 @@ IndexHasFrozen(Oid indexoid)
 			Relation	index = index_open(indexoid, NoLock);
 
 			if (index->rd_indam->aminsert == ivfinsert)
-				found = CountFrozen(index) > 0;
+				found = IndexHasWork(index, true);
 			index_close(index, NoLock);
 		}
 	}
@@ -564,7 +640,7 @@ SealIndexWhileFrozen(Oid indexoid)
 		LockRelease(&tag, ExclusiveLock, true);
 		if (!finished)
 			return false;
-		if (!IndexHasFrozen(indexoid))
+		if (!IndexOidHasWork(indexoid))
 			return true;
 	}
 }
@@ -659,7 +735,7 @@ VdbSealerMain(Datum main_arg)
 			CHECK_FOR_INTERRUPTS();
 			if (!vdb_auto_seal)
 				proc_exit(0);
-			if (IndexHasFrozen(lfirst_oid(lc)) &&
+			if (IndexOidHasWork(lfirst_oid(lc)) &&
 				SealIndexWhileFrozen(lfirst_oid(lc)))
 				sealed_some = true;
 		}

@@ -9,8 +9,11 @@
 #include "fmgr.h"
 #include "utils/relcache.h"
 
+#include "ivf.h"
+
 /* Settings (src/worker.c). */
 extern bool vdb_auto_seal;
+extern bool vdb_auto_merge;
 extern int	vdb_max_sealers;
 extern int	vdb_seal_delay;
 
@@ -29,6 +32,10 @@ extern void VdbRequestSeal(Relation heap, Relation index);
  * error then).  Does nothing outside a background sealer.
  */
 extern void VdbSealYield(void);
+
+/* src/worker_merge.c: merge compaction of sealed segments. */
+extern int	VdbFindMergeGroup(VdbMetaPage meta, VdbSegmentData *group);
+extern uint64 VdbMergeSegments(Relation index, const VdbSegmentData *group, int ngroup);
 
 /* Entry point of a sealer process (bgw_function_name). */
 extern PGDLLEXPORT void VdbSealerMain(Datum main_arg);
