@@ -110,8 +110,9 @@ static char sealer_activity[NAMEDATALEN + 128];
 /* What one attempt at sealing a segment came to. */
 typedef enum SealOutcome
 {
-	SEAL_SEALED,				/* sealed one frozen segment */
-	SEAL_NOTHING,				/* no frozen segment left */
+	SEAL_SEALED,				/* sealed one frozen segment, or merged one
+								 * group of sealed segments */
+	SEAL_NOTHING,				/* nothing left to seal or merge */
 	SEAL_GONE,					/* the index was dropped */
 	SEAL_BUSY					/* table locked by someone, or gave way */
 } SealOutcome;
@@ -394,8 +395,9 @@ MergeGroup(Relation heap, Relation index, const VdbSegmentData *group, int ngrou
 }
 
 /*
- * Seal the oldest frozen segment of an index in one transaction, if the
- * table's ShareUpdateExclusiveLock can be had without waiting.
+ * Seal the oldest frozen segment of an index, or if there is none merge
+ * one group of its sealed segments, in one transaction, if the table's and
+ * the index's ShareUpdateExclusiveLock can be had without waiting.
  */
 static SealOutcome
 SealOneSegment(Oid indexoid)
@@ -416,6 +418,7 @@ SealOneSegment(Oid indexoid)
 		CommitTransactionCommand();
 		return SEAL_GONE;
 	}
+
 	/*
 	 * ShareUpdateExclusiveLock on the index too, not the RowExclusiveLock
 	 * that would do: weak relation locks take the fast path, and
