@@ -66,6 +66,7 @@ extern void VdbSealerAdd(VdbSealer *sealer, ItemPointer tid, const float *x);
 extern int	VdbSealerRows(VdbSealer *sealer);
 extern void VdbSealerSealPiece(VdbSealer *sealer, int nrows);
 extern void VdbSealerFree(VdbSealer *sealer);
+extern VdbSegmentData *VdbSealerSealed(VdbSealer *sealer, int *nsealed);
 extern int	VdbSealerMaxRows(int dim);
 extern void VdbWriteGrowingChain(Relation index, VdbSealer *sealer);
 extern int	VdbSealFrozen(Relation heap, Relation index, uint32 segid);
