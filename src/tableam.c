@@ -2,16 +2,473 @@
  * tableam.c
  *	  The vdb table access method: heap tuples, growth-partitioned placement.
  *
- * (Foundation skeleton: the table AM work item fills this in.)
+ * A vdb table stores ordinary heap tuples: every callback is heapam's except
+ * the few that decide where a new row goes and the few that heapam refuses to
+ * run for a routine that is not its own.  MVCC, TOAST, WAL, VACUUM, logical
+ * decoding and pg_dump therefore behave exactly as for heap.
+ *
+ * Placement (growth partitioning).  INSERT and COPY put a new row either on a
+ * page near the tail of the table or on a page whose free space was at least
+ * vdb.reuse_free_fraction of a page when it was picked ("a large hole", left
+ * by DELETE + VACUUM).  They never put it into a small hole somewhere in the
+ * middle, so in insert-mostly and oldest-first-deletion workloads the rows of
+ * one era stay in one contiguous block range, while large holes are still
+ * refilled so that bloat stays bounded.  heapam is always called with
+ * HEAP_INSERT_SKIP_FSM (pitfall P4 in research/pg15-internals.md): it then
+ * tries exactly the target block we leave in the relcache entry (or in the
+ * bulk-insert state), or nblocks - 1 when there is none, and otherwise
+ * extends the relation.  Before every call we therefore set that target
+ * ourselves, which also discards targets left behind by other code paths
+ * (heap_update picks pages through the free space map, P6).
+ *
+ * UPDATE is heapam's (P6): the new version stays on the old page when it
+ * fits (HOT when no indexed column changed), otherwise heapam takes any page
+ * the free space map offers, small holes included.  Segment membership of a
+ * row lives in the vdb_ivf index (insertion order), not in the heap block
+ * number, so this costs locality only, never correctness.
+ *
+ * VACUUM is heapam's, truncation included (P7): block numbers carry no
+ * meaning for the index, so letting VACUUM give empty tail pages back to the
+ * operating system is pure gain.  For the same reason TRUNCATE, CLUSTER and
+ * VACUUM FULL need no table-side state reset (P10).
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/heaptoast.h"
+#include "access/hio.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "catalog/pg_am_d.h"
+#include "nodes/execnodes.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/freespace.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
+
 #include "vdb.h"
 
+PG_FUNCTION_INFO_V1(vdb_tableam_handler);
+
 /*
- * Register the table AM's settings.
+ * A page whose block number is within this many blocks of the end of the
+ * relation counts as "the tail".  Concurrent writers each fill their own
+ * page, so the page a backend is filling may lie a few blocks before the
+ * end; a window lets it finish that page instead of abandoning it half
+ * empty.  A cached target further back is stale and is dropped.
+ */
+#define VDB_TAIL_WINDOW_BLOCKS	16
+
+/*
+ * How many free-space-map candidates one insert examines before it gives up
+ * on reuse and appends.  Each rejected candidate gets its true free space
+ * recorded, so a stale map is corrected as a side effect.
+ */
+#define VDB_MAX_REUSE_PROBES	32
+
+/* vdb.reuse_free_fraction: a page is reused only if this much of it is free */
+static double vdb_reuse_free_fraction = 0.25;
+
+/* heapam's routine, and ours: a copy of it with the overrides below */
+static const TableAmRoutine *heap_routine = NULL;
+static TableAmRoutine vdb_routine;
+
+/*
+ * The relation whose rd_tableam currently points at heapam's routine because
+ * an index build or validation scan is running on it (see
+ * vdb_index_build_range_scan).
+ */
+static Relation heap_scan_rel = NULL;
+
+/*
+ * Free space a page must have to be reused for new rows, in bytes.
+ */
+static Size
+ReuseThreshold(void)
+{
+	return (Size) (vdb_reuse_free_fraction * MaxHeapTupleSize);
+}
+
+/*
+ * The block the next insert would try first: the page pinned by the
+ * bulk-insert state, else the target cached in the relcache entry.
+ */
+static BlockNumber
+CurrentTarget(Relation rel, BulkInsertState bistate)
+{
+	if (bistate != NULL && BufferIsValid(bistate->current_buf))
+		return BufferGetBlockNumber(bistate->current_buf);
+	return RelationGetTargetBlock(rel);
+}
+
+/*
+ * Make heapam try "blkno" first (InvalidBlockNumber: the last page, then a
+ * new one).  A bulk-insert pin on another page would take precedence, so it
+ * is dropped.
+ */
+static void
+SetInsertTarget(Relation rel, BulkInsertState bistate, BlockNumber blkno)
+{
+	if (bistate != NULL && BufferIsValid(bistate->current_buf) &&
+		BufferGetBlockNumber(bistate->current_buf) != blkno)
+		ReleaseBulkInsertStatePin(bistate);
+	RelationSetTargetBlock(rel, blkno);
+}
+
+/*
+ * Read the true free space of a page, as heapam would judge it.
+ */
+static Size
+PageFreeSpace(Relation rel, BlockNumber blkno)
+{
+	Buffer		buf;
+	Size		freespace;
+
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	freespace = PageGetHeapFreeSpace(BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+	return freespace;
+}
+
+/*
+ * Find a page to reuse: one the free space map says has at least
+ * "threshold" bytes free and that really does.  The page being filled right
+ * now ("current") may continue below the threshold as long as the row fits:
+ * a large hole, once started, is filled completely.  Returns
+ * InvalidBlockNumber if there is none; otherwise *freespace is the page's
+ * free space when looked at.
+ */
+static BlockNumber
+FindReusablePage(Relation rel, BlockNumber nblocks, BlockNumber current,
+				 Size threshold, Size need, Size *freespace)
+{
+	int			probe;
+
+	/* Finish the hole we were filling before starting another one. */
+	if (current != InvalidBlockNumber &&
+		GetRecordedFreeSpace(rel, current) >= threshold)
+	{
+		Size		avail = PageFreeSpace(rel, current);
+
+		if (avail >= need)
+		{
+			*freespace = avail;
+			return current;
+		}
+		RecordPageWithFreeSpace(rel, current, avail);
+	}
+
+	for (probe = 0; probe < VDB_MAX_REUSE_PROBES; probe++)
+	{
+		BlockNumber blkno = GetPageWithFreeSpace(rel, threshold);
+		Size		avail;
+
+		if (blkno == InvalidBlockNumber || blkno >= nblocks)
+			break;
+		avail = PageFreeSpace(rel, blkno);
+		if (avail >= threshold)
+		{
+			*freespace = avail;
+			return blkno;
+		}
+		/* The map was stale: correct it so nobody is sent here again. */
+		RecordPageWithFreeSpace(rel, blkno, avail);
+	}
+	return InvalidBlockNumber;
+}
+
+/*
+ * Choose where heapam puts the next row(s) of at least "need" bytes, and
+ * leave that choice as its insert target.  Returns the reused page's free
+ * space, or 0 when the rows go to the tail.
+ */
+static Size
+PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	BlockNumber current = CurrentTarget(rel, bistate);
+	Size		fillfactor_reserve;
+	Size		threshold;
+	Size		freespace = 0;
+	BlockNumber blkno;
+
+	if (current != InvalidBlockNumber && current >= nblocks)
+		current = InvalidBlockNumber;	/* truncated away */
+
+	fillfactor_reserve = RelationGetTargetPageFreeSpace(rel, HEAP_DEFAULT_FILLFACTOR);
+	need = MAXALIGN(need) + fillfactor_reserve;
+	threshold = Max(ReuseThreshold(), need);
+
+	if (nblocks > 0 && threshold <= MaxHeapTupleSize)
+	{
+		blkno = FindReusablePage(rel, nblocks, current, threshold, need,
+								 &freespace);
+		if (blkno != InvalidBlockNumber)
+		{
+			SetInsertTarget(rel, bistate, blkno);
+			return freespace - Min(freespace, fillfactor_reserve);
+		}
+	}
+
+	/*
+	 * Append.  Keep filling the page we were on if it is still at the tail;
+	 * otherwise let heapam try the last page and then extend.
+	 */
+	if (current != InvalidBlockNumber &&
+		current + VDB_TAIL_WINDOW_BLOCKS >= nblocks)
+		SetInsertTarget(rel, bistate, current);
+	else
+		SetInsertTarget(rel, bistate, InvalidBlockNumber);
+	return 0;
+}
+
+/*
+ * Bytes a tuple will take on its page, counting its line pointer.  A tuple
+ * that heapam will TOAST shrinks to at most TOAST_TUPLE_TARGET first.
+ */
+static Size
+TupleFootprint(HeapTuple tuple)
+{
+	Size		len = tuple->t_len;
+
+	if (len > TOAST_TUPLE_THRESHOLD)
+		len = TOAST_TUPLE_TARGET;
+	return MAXALIGN(len) + sizeof(ItemIdData);
+}
+
+/*
+ * INSERT, and every other single-row insert (logical replication apply,
+ * CREATE TABLE AS, table rewrites): place, then let heapam insert.
+ */
+static void
+vdb_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
+				 int options, BulkInsertState bistate)
+{
+	if ((options & HEAP_INSERT_SKIP_FSM) == 0)
+	{
+		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, NULL);
+
+		PlaceNextInsert(rel, bistate, TupleFootprint(tuple) - sizeof(ItemIdData));
+	}
+
+	/*
+	 * A caller that passes SKIP_FSM itself (a rewrite into a new relfilenode,
+	 * COPY into a table created in this transaction) wants pure appending,
+	 * which is what heapam then does.
+	 */
+	heap_routine->tuple_insert(rel, slot, cid, options | HEAP_INSERT_SKIP_FSM,
+							   bistate);
+}
+
+/*
+ * INSERT ... ON CONFLICT: same placement as a plain insert.
+ */
+static void
+vdb_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
+							 CommandId cid, int options,
+							 BulkInsertState bistate, uint32 specToken)
+{
+	if ((options & HEAP_INSERT_SKIP_FSM) == 0)
+	{
+		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, NULL);
+
+		PlaceNextInsert(rel, bistate, TupleFootprint(tuple) - sizeof(ItemIdData));
+	}
+	heap_routine->tuple_insert_speculative(rel, slot, cid,
+										   options | HEAP_INSERT_SKIP_FSM,
+										   bistate, specToken);
+}
+
+/*
+ * COPY: split the batch so that each large hole gets as many rows as fit in
+ * it, and the rest go to the tail.  heapam, given SKIP_FSM, fills its target
+ * page and then extends, so without the split a batch would use at most one
+ * hole and append the remainder.
+ */
+static void
+vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
+				 CommandId cid, int options, BulkInsertState bistate)
+{
+	int			done = 0;
+
+	if (options & HEAP_INSERT_SKIP_FSM)
+	{
+		heap_routine->multi_insert(rel, slots, ntuples, cid, options, bistate);
+		return;
+	}
+
+	while (done < ntuples)
+	{
+		HeapTuple	first = ExecFetchSlotHeapTuple(slots[done], true, NULL);
+		Size		footprint = TupleFootprint(first);
+		Size		room;
+		int			batch;
+
+		room = PlaceNextInsert(rel, bistate, footprint - sizeof(ItemIdData));
+		if (room == 0)
+			batch = ntuples - done;
+		else
+		{
+			/* the free space already allowed for the first line pointer */
+			room += sizeof(ItemIdData);
+			batch = 0;
+			while (done + batch < ntuples)
+			{
+				HeapTuple	tuple;
+
+				tuple = ExecFetchSlotHeapTuple(slots[done + batch], true, NULL);
+				footprint = TupleFootprint(tuple);
+				if (footprint > room)
+					break;
+				room -= footprint;
+				batch++;
+			}
+			batch = Max(batch, 1);
+		}
+
+		heap_routine->multi_insert(rel, slots + done, batch, cid,
+								   options | HEAP_INSERT_SKIP_FSM, bistate);
+		done += batch;
+	}
+}
+
+/*
+ * The TOAST table of a vdb table is a plain heap table (pitfall P2):
+ * heapam's default would give it our AM, and its index build would fail.
+ */
+static Oid
+vdb_relation_toast_am(Relation rel)
+{
+	return HEAP_TABLE_AM_OID;
+}
+
+/*
+ * Keep the heapam routine installed on the relation being scanned by an
+ * index build when its relcache entry is rebuilt mid-scan.
+ *
+ * Runs right after the relcache has processed an invalidation for "relid"
+ * (InvalidOid: all relations); a rebuild recomputes rd_tableam from pg_am,
+ * which would put our routine back and make heap_getnext fail.
+ */
+static void
+RestoreHeapRoutineCallback(Datum arg, Oid relid)
+{
+	if (heap_scan_rel != NULL &&
+		(relid == InvalidOid || relid == RelationGetRelid(heap_scan_rel)))
+		heap_scan_rel->rd_tableam = heap_routine;
+}
+
+/*
+ * CREATE INDEX, REINDEX and CLUSTER's index rebuild: heapam's build scan.
+ *
+ * heapam's scan calls heap_getnext, which refuses any relation whose
+ * rd_tableam is not heapam's own routine (pitfall P1).  Our routine is a
+ * copy, so for the duration of the scan the relation is switched to heapam's
+ * routine: the two are identical for reading, the scan sees the same tuples.
+ * The switch is undone on exit, error or not.  A relcache rebuild during the
+ * scan (a concurrent GRANT, COMMENT or ANALYZE sends an invalidation, which
+ * is processed at the next lock acquisition, for instance while evaluating
+ * an index expression) would silently undo it, so the relcache callback
+ * above reinstates it; test/t/020_tableam_build_inval.pl checks this under
+ * a stream of concurrent catalog changes.  Writing our own scan instead
+ * would mean maintaining a second copy of heapam's HOT-chain logic.
+ */
+static double
+vdb_index_build_range_scan(Relation table_rel, Relation index_rel,
+						   IndexInfo *index_info, bool allow_sync,
+						   bool anyvisible, bool progress,
+						   BlockNumber start_blockno, BlockNumber numblocks,
+						   IndexBuildCallback callback, void *callback_state,
+						   TableScanDesc scan)
+{
+	Relation	outer = heap_scan_rel;
+	double		reltuples = 0;
+
+	table_rel->rd_tableam = heap_routine;
+	heap_scan_rel = table_rel;
+	PG_TRY();
+	{
+		reltuples = heap_routine->index_build_range_scan(table_rel, index_rel,
+														 index_info,
+														 allow_sync,
+														 anyvisible, progress,
+														 start_blockno,
+														 numblocks, callback,
+														 callback_state, scan);
+	}
+	PG_FINALLY();
+	{
+		heap_scan_rel = outer;
+		table_rel->rd_tableam = &vdb_routine;
+	}
+	PG_END_TRY();
+	return reltuples;
+}
+
+/*
+ * CREATE INDEX CONCURRENTLY's validation pass: heapam's, with the routine
+ * switched as for the build scan.
+ */
+static void
+vdb_index_validate_scan(Relation table_rel, Relation index_rel,
+						IndexInfo *index_info, Snapshot snapshot,
+						ValidateIndexState *state)
+{
+	Relation	outer = heap_scan_rel;
+
+	table_rel->rd_tableam = heap_routine;
+	heap_scan_rel = table_rel;
+	PG_TRY();
+	{
+		heap_routine->index_validate_scan(table_rel, index_rel, index_info,
+										  snapshot, state);
+	}
+	PG_FINALLY();
+	{
+		heap_scan_rel = outer;
+		table_rel->rd_tableam = &vdb_routine;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The table AM handler: heapam's routine with our overrides, built once.
+ */
+Datum
+vdb_tableam_handler(PG_FUNCTION_ARGS)
+{
+	if (heap_routine == NULL)
+	{
+		heap_routine = GetHeapamTableAmRoutine();
+		vdb_routine = *heap_routine;
+		vdb_routine.tuple_insert = vdb_tuple_insert;
+		vdb_routine.tuple_insert_speculative = vdb_tuple_insert_speculative;
+		vdb_routine.multi_insert = vdb_multi_insert;
+		vdb_routine.relation_toast_am = vdb_relation_toast_am;
+		vdb_routine.index_build_range_scan = vdb_index_build_range_scan;
+		vdb_routine.index_validate_scan = vdb_index_validate_scan;
+	}
+	PG_RETURN_POINTER(&vdb_routine);
+}
+
+/*
+ * Register the table AM's settings and its relcache callback.
  */
 void
 TableamInit(void)
 {
+	DefineCustomRealVariable("vdb.reuse_free_fraction",
+							 "Fraction of a page that must be free for INSERT and COPY to reuse it in a vdb table.",
+							 "Pages with less free space are left to UPDATE; new rows go to the tail instead.  "
+							 "0 reuses any hole a row fits in, as heap does; 1 reuses only empty pages.",
+							 &vdb_reuse_free_fraction,
+							 0.25, 0.0, 1.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	CacheRegisterRelcacheCallback(RestoreHeapRoutineCallback, (Datum) 0);
 }
