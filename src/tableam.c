@@ -37,6 +37,7 @@
 #include "access/heapam.h"
 #include "access/heaptoast.h"
 #include "access/hio.h"
+#include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/index.h"
 #include "catalog/pg_am_d.h"
@@ -228,6 +229,48 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 }
 
 /*
+ * Point the TOAST table's insert target at a page with room for a chunk.
+ *
+ * heapam passes the parent's insert options on to the TOAST insert, so our
+ * SKIP_FSM reaches the TOAST table too, which would then never reuse the
+ * space of deleted values and grow without bound under delete + insert.
+ * TOAST chunks need no locality, so before each row that will be toasted we
+ * hand heapam a TOAST page known to have room, as its own FSM path would.
+ */
+static void
+PlaceToastChunks(Relation rel)
+{
+	Oid			toastrelid = rel->rd_rel->reltoastrelid;
+	Relation	toastrel;
+	BlockNumber nblocks;
+	BlockNumber blkno;
+	Size		freespace;
+
+	if (!OidIsValid(toastrelid))
+		return;
+	toastrel = table_open(toastrelid, RowExclusiveLock);
+	nblocks = RelationGetNumberOfBlocks(toastrel);
+	if (nblocks > 0)
+	{
+		blkno = FindReusablePage(toastrel, nblocks,
+								 RelationGetTargetBlock(toastrel),
+								 EXTERN_TUPLE_MAX_SIZE, EXTERN_TUPLE_MAX_SIZE,
+								 &freespace);
+		RelationSetTargetBlock(toastrel, blkno);
+	}
+	table_close(toastrel, NoLock);
+}
+
+/*
+ * Will heapam hand this tuple to the toaster?
+ */
+static bool
+NeedsToast(HeapTuple tuple)
+{
+	return HeapTupleHasExternal(tuple) || tuple->t_len > TOAST_TUPLE_THRESHOLD;
+}
+
+/*
  * Bytes a tuple will take on its page, counting its line pointer.  A tuple
  * that heapam will TOAST shrinks to at most TOAST_TUPLE_TARGET first.
  */
@@ -254,6 +297,8 @@ vdb_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, NULL);
 
 		PlaceNextInsert(rel, bistate, TupleFootprint(tuple) - sizeof(ItemIdData));
+		if (NeedsToast(tuple))
+			PlaceToastChunks(rel);
 	}
 
 	/*
@@ -278,6 +323,8 @@ vdb_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
 		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, NULL);
 
 		PlaceNextInsert(rel, bistate, TupleFootprint(tuple) - sizeof(ItemIdData));
+		if (NeedsToast(tuple))
+			PlaceToastChunks(rel);
 	}
 	heap_routine->tuple_insert_speculative(rel, slot, cid,
 										   options | HEAP_INSERT_SKIP_FSM,
@@ -309,9 +356,28 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 		Size		room;
 		int			batch;
 
+		/*
+		 * heapam toasts a whole batch before placing any of it, so the TOAST
+		 * chunks of a batch could use one reused TOAST page at most.  A row
+		 * that will be toasted is inserted on its own instead; toasting
+		 * costs far more than the per-row WAL record this adds.
+		 */
+		if (NeedsToast(first))
+		{
+			vdb_tuple_insert(rel, slots[done], cid, options, bistate);
+			done++;
+			continue;
+		}
+
 		room = PlaceNextInsert(rel, bistate, footprint - sizeof(ItemIdData));
 		if (room == 0)
-			batch = ntuples - done;
+		{
+			/* to the tail: everything up to the next row to be toasted */
+			batch = 1;
+			while (done + batch < ntuples &&
+				   !NeedsToast(ExecFetchSlotHeapTuple(slots[done + batch], true, NULL)))
+				batch++;
+		}
 		else
 		{
 			/* the free space already allowed for the first line pointer */
@@ -322,6 +388,8 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 				HeapTuple	tuple;
 
 				tuple = ExecFetchSlotHeapTuple(slots[done + batch], true, NULL);
+				if (NeedsToast(tuple))
+					break;
 				footprint = TupleFootprint(tuple);
 				if (footprint > room)
 					break;
