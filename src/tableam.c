@@ -71,6 +71,25 @@ PG_FUNCTION_INFO_V1(vdb_tableam_handler);
  */
 #define VDB_MAX_REUSE_PROBES	32
 
+/*
+ * The page this backend is filling, per relation (a few relations, replaced
+ * round-robin): a tail page it appended to, or a large hole it picked for
+ * reuse.  Only that page may be continued below the reuse threshold: any
+ * other cached target (left by UPDATE, or by a backend that has been away
+ * while the table grew) is not ours to fill.
+ */
+#define VDB_OWN_PAGES		8
+
+typedef struct OwnPage
+{
+	RelFileNode node;
+	BlockNumber blkno;
+	bool		reused;			/* a hole picked for reuse, not the tail */
+} OwnPage;
+
+static OwnPage own_pages[VDB_OWN_PAGES];
+static int	own_pages_next = 0;
+
 /* vdb.reuse_free_fraction: a page is reused only if this much of it is free */
 static double vdb_reuse_free_fraction = 0.25;
 
@@ -121,6 +140,47 @@ SetInsertTarget(Relation rel, BulkInsertState bistate, BlockNumber blkno)
 }
 
 /*
+ * Remember that this backend is filling "blkno" of "rel".
+ */
+static void
+RememberOwnPage(Relation rel, BlockNumber blkno, bool reused)
+{
+	int			i;
+
+	for (i = 0; i < VDB_OWN_PAGES; i++)
+	{
+		if (RelFileNodeEquals(own_pages[i].node, rel->rd_node))
+			break;
+	}
+	if (i == VDB_OWN_PAGES)
+	{
+		i = own_pages_next;
+		own_pages_next = (own_pages_next + 1) % VDB_OWN_PAGES;
+		own_pages[i].node = rel->rd_node;
+	}
+	own_pages[i].blkno = blkno;
+	own_pages[i].reused = reused;
+}
+
+/*
+ * Is "blkno" the page this backend is filling in "rel", of the given kind?
+ */
+static bool
+IsOwnPage(Relation rel, BlockNumber blkno, bool reused)
+{
+	int			i;
+
+	if (blkno == InvalidBlockNumber)
+		return false;
+	for (i = 0; i < VDB_OWN_PAGES; i++)
+	{
+		if (RelFileNodeEquals(own_pages[i].node, rel->rd_node))
+			return own_pages[i].blkno == blkno && own_pages[i].reused == reused;
+	}
+	return false;
+}
+
+/*
  * Read the true free space of a page, as heapam would judge it.
  */
 static Size
@@ -138,21 +198,20 @@ PageFreeSpace(Relation rel, BlockNumber blkno)
 
 /*
  * Find a page to reuse: one the free space map says has at least
- * "threshold" bytes free and that really does.  The page being filled right
- * now ("current") may continue below the threshold as long as the row fits:
- * a large hole, once started, is filled completely.  Returns
- * InvalidBlockNumber if there is none; otherwise *freespace is the page's
- * free space when looked at.
+ * "threshold" bytes free and that really does.  The hole this backend is
+ * filling ("current", if "continuing") may continue below the threshold as
+ * long as the row fits: a large hole, once started, is filled completely.
+ * Returns InvalidBlockNumber if there is none; otherwise *freespace is the
+ * page's free space when looked at.
  */
 static BlockNumber
 FindReusablePage(Relation rel, BlockNumber nblocks, BlockNumber current,
-				 Size threshold, Size need, Size *freespace)
+				 bool continuing, Size threshold, Size need, Size *freespace)
 {
 	int			probe;
 
 	/* Finish the hole we were filling before starting another one. */
-	if (current != InvalidBlockNumber &&
-		GetRecordedFreeSpace(rel, current) >= threshold)
+	if (continuing && current != InvalidBlockNumber && current < nblocks)
 	{
 		Size		avail = PageFreeSpace(rel, current);
 
@@ -207,21 +266,24 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 
 	if (nblocks > 0 && threshold <= MaxHeapTupleSize)
 	{
-		blkno = FindReusablePage(rel, nblocks, current, threshold, need,
-								 &freespace);
+		blkno = FindReusablePage(rel, nblocks, current,
+								 IsOwnPage(rel, current, true),
+								 threshold, need, &freespace);
 		if (blkno != InvalidBlockNumber)
 		{
 			SetInsertTarget(rel, bistate, blkno);
+			RememberOwnPage(rel, blkno, true);
 			return freespace - Min(freespace, fillfactor_reserve);
 		}
 	}
 
 	/*
-	 * Append.  Keep filling the page we were on if it is still at the tail;
-	 * otherwise let heapam try the last page and then extend.
+	 * Append.  Keep filling the page we were appending to if it is still at
+	 * the tail; otherwise let heapam try the last page and then extend.
 	 */
 	if (current != InvalidBlockNumber &&
-		current + VDB_TAIL_WINDOW_BLOCKS >= nblocks)
+		current + VDB_TAIL_WINDOW_BLOCKS >= nblocks &&
+		IsOwnPage(rel, current, false))
 		SetInsertTarget(rel, bistate, current);
 	else
 		SetInsertTarget(rel, bistate, InvalidBlockNumber);
@@ -253,7 +315,7 @@ PlaceToastChunks(Relation rel)
 	if (nblocks > 0)
 	{
 		blkno = FindReusablePage(toastrel, nblocks,
-								 RelationGetTargetBlock(toastrel),
+								 RelationGetTargetBlock(toastrel), true,
 								 EXTERN_TUPLE_MAX_SIZE, EXTERN_TUPLE_MAX_SIZE,
 								 &freespace);
 		RelationSetTargetBlock(toastrel, blkno);
@@ -292,11 +354,14 @@ static void
 vdb_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 				 int options, BulkInsertState bistate)
 {
+	bool		to_tail = true;
+
 	if ((options & HEAP_INSERT_SKIP_FSM) == 0)
 	{
 		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, NULL);
 
-		PlaceNextInsert(rel, bistate, TupleFootprint(tuple) - sizeof(ItemIdData));
+		to_tail = PlaceNextInsert(rel, bistate,
+								  TupleFootprint(tuple) - sizeof(ItemIdData)) == 0;
 		if (NeedsToast(tuple))
 			PlaceToastChunks(rel);
 	}
@@ -308,6 +373,8 @@ vdb_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 	 */
 	heap_routine->tuple_insert(rel, slot, cid, options | HEAP_INSERT_SKIP_FSM,
 							   bistate);
+	if (to_tail)
+		RememberOwnPage(rel, ItemPointerGetBlockNumber(&slot->tts_tid), false);
 }
 
 /*
@@ -318,17 +385,22 @@ vdb_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
 							 CommandId cid, int options,
 							 BulkInsertState bistate, uint32 specToken)
 {
+	bool		to_tail = true;
+
 	if ((options & HEAP_INSERT_SKIP_FSM) == 0)
 	{
 		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, NULL);
 
-		PlaceNextInsert(rel, bistate, TupleFootprint(tuple) - sizeof(ItemIdData));
+		to_tail = PlaceNextInsert(rel, bistate,
+								  TupleFootprint(tuple) - sizeof(ItemIdData)) == 0;
 		if (NeedsToast(tuple))
 			PlaceToastChunks(rel);
 	}
 	heap_routine->tuple_insert_speculative(rel, slot, cid,
 										   options | HEAP_INSERT_SKIP_FSM,
 										   bistate, specToken);
+	if (to_tail)
+		RememberOwnPage(rel, ItemPointerGetBlockNumber(&slot->tts_tid), false);
 }
 
 /*
@@ -401,6 +473,10 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 
 		heap_routine->multi_insert(rel, slots + done, batch, cid,
 								   options | HEAP_INSERT_SKIP_FSM, bistate);
+		if (room == 0)
+			RememberOwnPage(rel,
+							ItemPointerGetBlockNumber(&slots[done + batch - 1]->tts_tid),
+							false);
 		done += batch;
 	}
 }
