@@ -503,8 +503,13 @@ static void
 RestoreHeapRoutineCallback(Datum arg, Oid relid)
 {
 	if (heap_scan_rel != NULL &&
-		(relid == InvalidOid || relid == RelationGetRelid(heap_scan_rel)))
+		(relid == InvalidOid || relid == RelationGetRelid(heap_scan_rel)) &&
+		heap_scan_rel->rd_tableam != heap_routine)
+	{
 		heap_scan_rel->rd_tableam = heap_routine;
+		elog(DEBUG1, "vdb: heap scan routine of \"%s\" reinstated after a relcache rebuild",
+			 RelationGetRelationName(heap_scan_rel));
+	}
 }
 
 /*
