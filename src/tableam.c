@@ -7,19 +7,32 @@
  * run for a routine that is not its own.  MVCC, TOAST, WAL, VACUUM, logical
  * decoding and pg_dump therefore behave exactly as for heap.
  *
- * Placement (growth partitioning).  INSERT and COPY put a new row either on a
- * page near the tail of the table or on a page whose free space was at least
- * vdb.reuse_free_fraction of a page when it was picked ("a large hole", left
- * by DELETE + VACUUM).  They never put it into a small hole somewhere in the
- * middle, so in insert-mostly and oldest-first-deletion workloads the rows of
- * one era stay in one contiguous block range, while large holes are still
- * refilled so that bloat stays bounded.  heapam is always called with
- * HEAP_INSERT_SKIP_FSM (pitfall P4 in research/pg15-internals.md): it then
- * tries exactly the target block we leave in the relcache entry (or in the
- * bulk-insert state), or nblocks - 1 when there is none, and otherwise
- * extends the relation.  Before every call we therefore set that target
- * ourselves, which also discards targets left behind by other code paths
- * (heap_update picks pages through the free space map, P6).
+ * Placement (growth partitioning).  INSERT, INSERT ... ON CONFLICT and COPY
+ * put each new row on the first of these that can take it:
+ *   1. the large hole this backend is filling, if it picked one earlier;
+ *   2. a page the free space map lists with at least vdb.reuse_free_fraction
+ *	    of a page free, after reading the page to confirm it (a stale map
+ *	    entry is corrected and the next candidate tried);
+ *   3. the tail: the page this backend last appended to, if it is still
+ *	    among the last VDB_TAIL_WINDOW_BLOCKS pages, else the last page of
+ *	    the table, else a new page.
+ * A small hole (less free space than the threshold) in the body of the table
+ * is never used by them, whichever backend or session inserts, before or
+ * after VACUUM: the rule reads only shared state (the free space map and the
+ * pages) plus the backend's memory of the page it is itself filling.  So in
+ * insert-mostly and oldest-first-deletion workloads the rows of one era stay
+ * in one contiguous block range, while large holes are refilled so that
+ * bloat stays bounded (test/t/024_tableam_bloat.pl measures it against heap).
+ *
+ * heapam is always called with HEAP_INSERT_SKIP_FSM (pitfall P4 in
+ * research/pg15-internals.md): it then tries exactly the target block left
+ * in the bulk-insert state or the relcache entry, or nblocks - 1 when there
+ * is none, and otherwise extends the relation.  Before every call we set
+ * that target ourselves, which also discards targets left behind by other
+ * code paths (heap_update picks pages through the free space map, P6).
+ * SKIP_FSM also reaches the TOAST table (heapam passes the options on), so
+ * TOAST chunks get the same treatment without the threshold: any TOAST page
+ * with room for a chunk.
  *
  * UPDATE is heapam's (P6): the new version stays on the old page when it
  * fits (HOT when no indexed column changed), otherwise heapam takes any page
