@@ -94,6 +94,36 @@ SELECT count(*) FROM tam_items WHERE note > 'row 3';
 RESET enable_seqscan;
 SELECT count(*) FROM tam_items WHERE note > 'row 3';
 
+-- every kind of index builds through the same scan: hash, GiST, SP-GiST,
+-- GIN, BRIN (whose summarization scans block ranges) and contrib's bloom
+CREATE TABLE tam_kinds (id int, pos point, tags int[], label text) USING vdb;
+INSERT INTO tam_kinds SELECT g, point(g % 37, g % 41), ARRAY[g % 5, g % 7], 'label ' || (g % 13)
+	FROM generate_series(1, 2000) g;
+CREATE INDEX tam_kinds_hash ON tam_kinds USING hash (label);
+CREATE INDEX tam_kinds_gist ON tam_kinds USING gist (pos);
+CREATE INDEX tam_kinds_spgist ON tam_kinds USING spgist (pos);
+CREATE INDEX tam_kinds_gin ON tam_kinds USING gin (tags);
+CREATE INDEX tam_kinds_brin ON tam_kinds USING brin (id) WITH (pages_per_range = 1);
+CREATE EXTENSION bloom;
+CREATE INDEX tam_kinds_bloom ON tam_kinds USING bloom (id, label);
+INSERT INTO tam_kinds SELECT g, point(0, 0), ARRAY[99], 'late' FROM generate_series(2001, 2600) g;
+SELECT brin_summarize_new_values('tam_kinds_brin') > 0 AS summarized;
+SET enable_seqscan = off;
+SELECT count(*) FROM tam_kinds WHERE label = 'label 3';
+SELECT count(*) FROM tam_kinds WHERE pos <@ box '((0,0),(3,3))';
+SELECT count(*) FROM tam_kinds WHERE tags @> ARRAY[4, 6];
+SELECT count(*) FROM tam_kinds WHERE id BETWEEN 2400 AND 2499;
+SELECT count(*) FROM tam_kinds WHERE id = 77 AND label = 'label 12';
+RESET enable_seqscan;
+SELECT count(*) FILTER (WHERE label = 'label 3') AS hash,
+	   count(*) FILTER (WHERE pos <@ box '((0,0),(3,3))') AS gist,
+	   count(*) FILTER (WHERE tags @> ARRAY[4, 6]) AS gin,
+	   count(*) FILTER (WHERE id BETWEEN 2400 AND 2499) AS brin,
+	   count(*) FILTER (WHERE id = 77 AND label = 'label 12') AS bloom
+	FROM tam_kinds;
+DROP TABLE tam_kinds;
+DROP EXTENSION bloom;
+
 -- VACUUM and ANALYZE
 DELETE FROM tam_items WHERE id BETWEEN 100 AND 199;
 VACUUM tam_items;

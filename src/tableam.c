@@ -439,6 +439,7 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 		HeapTuple	first = ExecFetchSlotHeapTuple(slots[done], true, NULL);
 		Size		footprint = TupleFootprint(first);
 		Size		room;
+		bool		to_tail;
 		int			batch;
 
 		/*
@@ -455,7 +456,8 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 		}
 
 		room = PlaceNextInsert(rel, bistate, footprint - sizeof(ItemIdData));
-		if (room == 0)
+		to_tail = (room == 0);
+		if (to_tail)
 		{
 			/* to the tail: everything up to the next row to be toasted */
 			batch = 1;
@@ -486,7 +488,7 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 
 		heap_routine->multi_insert(rel, slots + done, batch, cid,
 								   options | HEAP_INSERT_SKIP_FSM, bistate);
-		if (room == 0)
+		if (to_tail)
 			RememberOwnPage(rel,
 							ItemPointerGetBlockNumber(&slots[done + batch - 1]->tts_tid),
 							false);
