@@ -36,6 +36,9 @@ CREATE EXTENSION vdb;
 CREATE TABLE items (id int, embedding vector(8)) USING vdb;
 CREATE INDEX items_id ON items (id);
 COPY items FROM PROGRAM 'perl $gen 1 5000 0' WITH (FORMAT csv);
+CREATE UNLOGGED TABLE scratch (id int, embedding vector(8)) USING vdb;
+CREATE INDEX scratch_id ON scratch (id);
+COPY scratch FROM PROGRAM 'perl $gen 1 1000 0' WITH (FORMAT csv);
 });
 
 # A second COPY finishes but never commits.
@@ -80,6 +83,15 @@ is( $node->safe_psql(
 	'the index agrees after recovery');
 is($node->safe_psql('postgres', q{SELECT embedding::text FROM items WHERE id = 4321}),
 	'[4321,1,2,3,4,5,6,7]', 'row contents intact');
+
+# An UNLOGGED vdb table comes back empty, as an unlogged heap table does,
+# and usable.
+is( $node->safe_psql(
+		'postgres',
+		"SELECT count(*) FROM scratch; COPY scratch FROM PROGRAM 'perl $gen 1 10 0' WITH (FORMAT csv); "
+		  . 'SET enable_seqscan = off; SELECT count(*) FROM scratch WHERE id > 0'),
+	"0\n10",
+	'unlogged vdb table is reset by crash recovery and works');
 
 # amcheck verifies that the index holds every table row (its check runs the
 # table AM's index build scan).
