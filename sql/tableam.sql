@@ -124,6 +124,35 @@ SELECT count(*) FILTER (WHERE label = 'label 3') AS hash,
 DROP TABLE tam_kinds;
 DROP EXTENSION bloom;
 
+-- parallel sequential scans
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM tam_items WHERE note LIKE 'row%';
+SELECT count(*) FROM tam_items WHERE note LIKE 'row%';
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+SELECT count(*) FROM tam_items WHERE note LIKE 'row%';
+
+-- COPY FREEZE into a table truncated in the same transaction
+CREATE TABLE tam_frozen (id int) USING vdb;
+BEGIN;
+TRUNCATE tam_frozen;
+COPY tam_frozen FROM stdin WITH (FREEZE);
+1
+2
+3
+\.
+COMMIT;
+SELECT id FROM tam_frozen ORDER BY id;
+CREATE EXTENSION pg_visibility;
+SELECT blkno, all_visible, all_frozen FROM pg_visibility_map('tam_frozen');
+DROP EXTENSION pg_visibility;
+DROP TABLE tam_frozen;
+
 -- VACUUM and ANALYZE
 DELETE FROM tam_items WHERE id BETWEEN 100 AND 199;
 VACUUM tam_items;

@@ -360,6 +360,26 @@ TupleFootprint(HeapTuple tuple)
 }
 
 /*
+ * Place one row: its heap page, and its TOAST chunks if it will have any.
+ * Returns whether it goes to the tail.
+ */
+static bool
+PlaceRow(Relation rel, TupleTableSlot *slot, BulkInsertState bistate)
+{
+	bool		should_free;
+	HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, &should_free);
+	bool		to_tail;
+
+	to_tail = PlaceNextInsert(rel, bistate,
+							  TupleFootprint(tuple) - sizeof(ItemIdData)) == 0;
+	if (NeedsToast(tuple))
+		PlaceToastChunks(rel);
+	if (should_free)
+		heap_freetuple(tuple);
+	return to_tail;
+}
+
+/*
  * INSERT, and every other single-row insert (logical replication apply,
  * CREATE TABLE AS, table rewrites): place, then let heapam insert.
  */
@@ -370,14 +390,7 @@ vdb_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 	bool		to_tail = true;
 
 	if ((options & HEAP_INSERT_SKIP_FSM) == 0)
-	{
-		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, NULL);
-
-		to_tail = PlaceNextInsert(rel, bistate,
-								  TupleFootprint(tuple) - sizeof(ItemIdData)) == 0;
-		if (NeedsToast(tuple))
-			PlaceToastChunks(rel);
-	}
+		to_tail = PlaceRow(rel, slot, bistate);
 
 	/*
 	 * A caller that passes SKIP_FSM itself (a rewrite into a new relfilenode,
@@ -401,14 +414,7 @@ vdb_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
 	bool		to_tail = true;
 
 	if ((options & HEAP_INSERT_SKIP_FSM) == 0)
-	{
-		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, NULL);
-
-		to_tail = PlaceNextInsert(rel, bistate,
-								  TupleFootprint(tuple) - sizeof(ItemIdData)) == 0;
-		if (NeedsToast(tuple))
-			PlaceToastChunks(rel);
-	}
+		to_tail = PlaceRow(rel, slot, bistate);
 	heap_routine->tuple_insert_speculative(rel, slot, cid,
 										   options | HEAP_INSERT_SKIP_FSM,
 										   bistate, specToken);
