@@ -309,31 +309,34 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
  * heapam passes the parent's insert options on to the TOAST insert, so our
  * SKIP_FSM reaches the TOAST table too, which would then never reuse the
  * space of deleted values and grow without bound under delete + insert.
- * TOAST chunks need no locality, so before each row that will be toasted we
- * hand heapam a TOAST page known to have room, as its own FSM path would.
+ * TOAST chunks need no locality: a page the free space map lists with room
+ * for a chunk comes first, as in heap; if there is none, heapam continues
+ * its current TOAST page and then extends.  Returns whether a free page was
+ * found; when none was, the chunks of many rows may go in one batch.
  */
-static void
+static bool
 PlaceToastChunks(Relation rel)
 {
 	Oid			toastrelid = rel->rd_rel->reltoastrelid;
 	Relation	toastrel;
 	BlockNumber nblocks;
-	BlockNumber blkno;
+	BlockNumber blkno = InvalidBlockNumber;
 	Size		freespace;
 
 	if (!OidIsValid(toastrelid))
-		return;
+		return false;
 	toastrel = table_open(toastrelid, RowExclusiveLock);
 	nblocks = RelationGetNumberOfBlocks(toastrel);
 	if (nblocks > 0)
 	{
-		blkno = FindReusablePage(toastrel, nblocks,
-								 RelationGetTargetBlock(toastrel), true,
+		blkno = FindReusablePage(toastrel, nblocks, InvalidBlockNumber, false,
 								 EXTERN_TUPLE_MAX_SIZE, EXTERN_TUPLE_MAX_SIZE,
 								 &freespace);
-		RelationSetTargetBlock(toastrel, blkno);
+		if (blkno != InvalidBlockNumber)
+			RelationSetTargetBlock(toastrel, blkno);
 	}
 	table_close(toastrel, NoLock);
+	return blkno != InvalidBlockNumber;
 }
 
 /*
@@ -427,6 +430,12 @@ vdb_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
  * it, and the rest go to the tail.  heapam, given SKIP_FSM, fills its target
  * page and then extends, so without the split a batch would use at most one
  * hole and append the remainder.
+ *
+ * Rows that heapam will toast go in runs of their own: heapam toasts a whole
+ * batch before placing any of it, so the TOAST chunks of a batch use at most
+ * one reused TOAST page and then extend.  While free TOAST pages exist, such
+ * rows are therefore inserted one at a time; toasting costs far more than
+ * the per-row WAL record this adds.
  */
 static void
 vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
@@ -443,53 +452,35 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 	while (done < ntuples)
 	{
 		HeapTuple	first = ExecFetchSlotHeapTuple(slots[done], true, NULL);
-		Size		footprint = TupleFootprint(first);
+		bool		toasted = NeedsToast(first);
+		bool		one_row = toasted && PlaceToastChunks(rel);
 		Size		room;
 		bool		to_tail;
-		int			batch;
+		int			batch = 0;
 
-		/*
-		 * heapam toasts a whole batch before placing any of it, so the TOAST
-		 * chunks of a batch could use one reused TOAST page at most.  A row
-		 * that will be toasted is inserted on its own instead; toasting
-		 * costs far more than the per-row WAL record this adds.
-		 */
-		if (NeedsToast(first))
-		{
-			vdb_tuple_insert(rel, slots[done], cid, options, bistate);
-			done++;
-			continue;
-		}
-
-		room = PlaceNextInsert(rel, bistate, footprint - sizeof(ItemIdData));
+		room = PlaceNextInsert(rel, bistate,
+							   TupleFootprint(first) - sizeof(ItemIdData));
 		to_tail = (room == 0);
-		if (to_tail)
-		{
-			/* to the tail: everything up to the next row to be toasted */
-			batch = 1;
-			while (done + batch < ntuples &&
-				   !NeedsToast(ExecFetchSlotHeapTuple(slots[done + batch], true, NULL)))
-				batch++;
-		}
-		else
-		{
-			/* the free space already allowed for the first line pointer */
-			room += sizeof(ItemIdData);
-			batch = 0;
-			while (done + batch < ntuples)
-			{
-				HeapTuple	tuple;
+		if (!to_tail)
+			room += sizeof(ItemIdData); /* counted once already in room */
 
-				tuple = ExecFetchSlotHeapTuple(slots[done + batch], true, NULL);
-				if (NeedsToast(tuple))
-					break;
+		/* a run of rows alike in toasting that fit where they are going */
+		while (done + batch < ntuples)
+		{
+			HeapTuple	tuple;
+			Size		footprint;
+
+			tuple = ExecFetchSlotHeapTuple(slots[done + batch], true, NULL);
+			if (batch > 0 && (one_row || NeedsToast(tuple) != toasted))
+				break;
+			if (!to_tail)
+			{
 				footprint = TupleFootprint(tuple);
-				if (footprint > room)
+				if (batch > 0 && footprint > room)
 					break;
-				room -= footprint;
-				batch++;
+				room -= Min(room, footprint);
 			}
-			batch = Max(batch, 1);
+			batch++;
 		}
 
 		heap_routine->multi_insert(rel, slots + done, batch, cid,
