@@ -532,12 +532,14 @@ RestoreHeapRoutineCallback(Datum arg, Oid relid)
  * copy, so for the duration of the scan the relation is switched to heapam's
  * routine: the two are identical for reading, the scan sees the same tuples.
  * The switch is undone on exit, error or not.  A relcache rebuild during the
- * scan (a concurrent GRANT, COMMENT or ANALYZE sends an invalidation, which
- * is processed at the next lock acquisition, for instance while evaluating
- * an index expression) would silently undo it, so the relcache callback
- * above reinstates it; test/t/020_tableam_build_inval.pl checks this under
- * a stream of concurrent catalog changes.  Writing our own scan instead
- * would mean maintaining a second copy of heapam's HOT-chain logic.
+ * scan would silently undo it: a catalog change to the table committed by
+ * another session (GRANT runs concurrently with any build; COMMENT and
+ * ANALYZE can slip in between the phases of CONCURRENTLY) is processed at
+ * the builder's next lock acquisition, for instance while it evaluates an
+ * index expression.  The relcache callback above therefore reinstates the
+ * switch; test/t/020_tableam_build_inval.pl checks this under a stream of
+ * such changes, and fails without the callback.  Writing our own scan
+ * instead would mean maintaining a second copy of heapam's HOT-chain logic.
  */
 static double
 vdb_index_build_range_scan(Relation table_rel, Relation index_rel,
