@@ -60,6 +60,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/freespace.h"
+#include "storage/lmgr.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
@@ -102,6 +103,16 @@ typedef struct OwnPage
 
 static OwnPage own_pages[VDB_OWN_PAGES];
 static int	own_pages_next = 0;
+
+/* What PageGetHeapFreeSpace says of an empty page */
+#define VDB_EMPTY_PAGE_FREE \
+	(BLCKSZ - SizeOfPageHeaderData - sizeof(ItemIdData))
+
+/*
+ * At most this many TOAST pages are added at once when other backends are
+ * waiting to extend the TOAST table too (see ExtendToastInBulk).
+ */
+#define VDB_TOAST_BULK_PAGES	512
 
 /* vdb.reuse_free_fraction: a page is reused only if this much of it is free */
 static double vdb_reuse_free_fraction = 0.25;
@@ -204,7 +215,10 @@ PageFreeSpace(Relation rel, BlockNumber blkno)
 
 	buf = ReadBuffer(rel, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	freespace = PageGetHeapFreeSpace(BufferGetPage(buf));
+	if (PageIsNew(BufferGetPage(buf)))
+		freespace = VDB_EMPTY_PAGE_FREE;	/* heapam initializes it on use */
+	else
+		freespace = PageGetHeapFreeSpace(BufferGetPage(buf));
 	UnlockReleaseBuffer(buf);
 	return freespace;
 }
@@ -304,6 +318,57 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 }
 
 /*
+ * Add empty pages to a TOAST table in one go if other backends are extending
+ * it at the same moment, and list them in its free space map; returns
+ * whether it did.
+ *
+ * With SKIP_FSM heapam extends the TOAST table one page per four chunks,
+ * each time under the relation extension lock (pitfall P8), and concurrent
+ * COPYs of large vectors then queue on that lock.  heapam's own FSM path
+ * avoids this by extending in bulk when the lock is contended; this does the
+ * same for the TOAST chunks we place ourselves.  Without contention nothing
+ * changes.  The new pages are left uninitialized, which heapam accepts:
+ * it initializes a new page when it first puts a tuple there, and VACUUM
+ * does so for one left unused.
+ */
+static bool
+ExtendToastInBulk(Relation toastrel)
+{
+	BlockNumber first = InvalidBlockNumber;
+	BlockNumber last = InvalidBlockNumber;
+	int			npages;
+	int			i;
+
+	if (RELATION_IS_LOCAL(toastrel))
+		return false;
+	if (ConditionalLockRelationForExtension(toastrel, ExclusiveLock))
+	{
+		UnlockRelationForExtension(toastrel, ExclusiveLock);
+		return false;
+	}
+
+	LockRelationForExtension(toastrel, ExclusiveLock);
+	npages = Min(VDB_TOAST_BULK_PAGES,
+				 20 * (RelationExtensionLockWaiterCount(toastrel) + 1));
+	for (i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBufferExtended(toastrel, MAIN_FORKNUM, P_NEW,
+											 RBM_ZERO_AND_LOCK, NULL);
+
+		last = BufferGetBlockNumber(buf);
+		if (first == InvalidBlockNumber)
+			first = last;
+		UnlockReleaseBuffer(buf);
+		RecordPageWithFreeSpace(toastrel, last, VDB_EMPTY_PAGE_FREE);
+	}
+	UnlockRelationForExtension(toastrel, ExclusiveLock);
+
+	/* make the new pages findable from the top of the map */
+	FreeSpaceMapVacuumRange(toastrel, first, last + 1);
+	return true;
+}
+
+/*
  * Point the TOAST table's insert target at a page with room for a chunk.
  *
  * heapam passes the parent's insert options on to the TOAST insert, so our
@@ -332,6 +397,12 @@ PlaceToastChunks(Relation rel)
 		blkno = FindReusablePage(toastrel, nblocks, InvalidBlockNumber, false,
 								 EXTERN_TUPLE_MAX_SIZE, EXTERN_TUPLE_MAX_SIZE,
 								 &freespace);
+		if (blkno == InvalidBlockNumber && ExtendToastInBulk(toastrel))
+			blkno = FindReusablePage(toastrel,
+									 RelationGetNumberOfBlocks(toastrel),
+									 InvalidBlockNumber, false,
+									 EXTERN_TUPLE_MAX_SIZE,
+									 EXTERN_TUPLE_MAX_SIZE, &freespace);
 		if (blkno != InvalidBlockNumber)
 			RelationSetTargetBlock(toastrel, blkno);
 	}

@@ -18,6 +18,9 @@ dims=${2:-64}
 reps=${3:-3}
 shift $(( $# < 3 ? $# : 3 ))
 scenarios=${*:-empty refill}
+# the vector column's storage: external (the type's default: vectors above
+# about 2 kB go to the TOAST table) or plain (kept in the row)
+storage=${STORAGE:-external}
 PSQL=${PSQL:-psql}
 psql_q() { "$PSQL" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
@@ -41,7 +44,8 @@ now() { date +%s.%N; }
 prepare() {
 	local am=$1 scenario=$2
 	psql_q -c "DROP TABLE IF EXISTS bench_$am" \
-		-c "CREATE TABLE bench_$am (id int, embedding vector($dims)) USING $am WITH (autovacuum_enabled = false)"
+		-c "CREATE TABLE bench_$am (id int, embedding vector($dims)) USING $am WITH (autovacuum_enabled = false)" \
+		-c "ALTER TABLE bench_$am ALTER COLUMN embedding SET STORAGE $storage"
 	if [ "$scenario" = refill ]; then
 		psql_q -c "\\copy bench_$am FROM '$data'" \
 			-c "DELETE FROM bench_$am WHERE id <= $rows / 3" \
@@ -65,7 +69,7 @@ run() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "rows=$rows dims=$dims repetitions=$reps file=$(du -h "$data" | cut -f1)"
+echo "rows=$rows dims=$dims storage=$storage repetitions=$reps file=$(du -h "$data" | cut -f1)"
 for scenario in $scenarios; do
 	for writers in 1 2; do
 		: > "$work/heap" ; : > "$work/vdb"
