@@ -61,6 +61,7 @@
 #include "storage/bufmgr.h"
 #include "storage/freespace.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
@@ -99,6 +100,7 @@ typedef struct OwnPage
 	RelFileNode node;
 	BlockNumber blkno;
 	bool		reused;			/* a hole picked for reuse, not the tail */
+	LocalTransactionId lxid;	/* transaction that last placed a row here */
 } OwnPage;
 
 static OwnPage own_pages[VDB_OWN_PAGES];
@@ -164,26 +166,38 @@ SetInsertTarget(Relation rel, BulkInsertState bistate, BlockNumber blkno)
 }
 
 /*
- * Remember that this backend is filling "blkno" of "rel".
+ * The entry for "rel" in own_pages, or NULL.
  */
-static void
-RememberOwnPage(Relation rel, BlockNumber blkno, bool reused)
+static OwnPage *
+LookupOwnPage(Relation rel)
 {
 	int			i;
 
 	for (i = 0; i < VDB_OWN_PAGES; i++)
 	{
 		if (RelFileNodeEquals(own_pages[i].node, rel->rd_node))
-			break;
+			return &own_pages[i];
 	}
-	if (i == VDB_OWN_PAGES)
+	return NULL;
+}
+
+/*
+ * Remember that this backend is filling "blkno" of "rel".
+ */
+static void
+RememberOwnPage(Relation rel, BlockNumber blkno, bool reused)
+{
+	OwnPage    *own = LookupOwnPage(rel);
+
+	if (own == NULL)
 	{
-		i = own_pages_next;
+		own = &own_pages[own_pages_next];
 		own_pages_next = (own_pages_next + 1) % VDB_OWN_PAGES;
-		own_pages[i].node = rel->rd_node;
+		own->node = rel->rd_node;
 	}
-	own_pages[i].blkno = blkno;
-	own_pages[i].reused = reused;
+	own->blkno = blkno;
+	own->reused = reused;
+	own->lxid = MyProc->lxid;
 }
 
 /*
@@ -192,16 +206,10 @@ RememberOwnPage(Relation rel, BlockNumber blkno, bool reused)
 static bool
 IsOwnPage(Relation rel, BlockNumber blkno, bool reused)
 {
-	int			i;
+	OwnPage    *own = LookupOwnPage(rel);
 
-	if (blkno == InvalidBlockNumber)
-		return false;
-	for (i = 0; i < VDB_OWN_PAGES; i++)
-	{
-		if (RelFileNodeEquals(own_pages[i].node, rel->rd_node))
-			return own_pages[i].blkno == blkno && own_pages[i].reused == reused;
-	}
-	return false;
+	return blkno != InvalidBlockNumber && own != NULL &&
+		own->blkno == blkno && own->reused == reused;
 }
 
 /*
@@ -277,18 +285,36 @@ FindReusablePage(Relation rel, BlockNumber nblocks, BlockNumber current,
 static Size
 PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 {
-	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	BlockNumber nblocks;
 	BlockNumber current = CurrentTarget(rel, bistate);
+	OwnPage    *own = LookupOwnPage(rel);
 	Size		fillfactor_reserve;
 	Size		threshold;
 	Size		freespace = 0;
 	BlockNumber blkno;
 
-	if (current != InvalidBlockNumber && current >= nblocks)
-		current = InvalidBlockNumber;	/* truncated away */
-
 	fillfactor_reserve = RelationGetTargetPageFreeSpace(rel, HEAP_DEFAULT_FILLFACTOR);
 	need = MAXALIGN(need) + fillfactor_reserve;
+
+	/*
+	 * Fast path: the row fits on the page this transaction is already
+	 * filling.  Finishing a page before looking further changes nothing for
+	 * placement and spares the size and free-space-map look-ups (system
+	 * calls while the map does not exist yet) on every row.  Within one
+	 * transaction that page cannot have become stale, nor been truncated
+	 * away: it holds this transaction's rows.
+	 */
+	if (own != NULL && current != InvalidBlockNumber &&
+		own->blkno == current && own->lxid == MyProc->lxid)
+	{
+		freespace = PageFreeSpace(rel, current);
+		if (freespace >= need)
+			return own->reused ? freespace - fillfactor_reserve : 0;
+	}
+
+	nblocks = RelationGetNumberOfBlocks(rel);
+	if (current != InvalidBlockNumber && current >= nblocks)
+		current = InvalidBlockNumber;	/* truncated away */
 	threshold = Max(ReuseThreshold(), need);
 
 	if (nblocks > 0 && threshold <= MaxHeapTupleSize)
