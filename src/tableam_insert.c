@@ -89,10 +89,10 @@ static int	own_pages_next = 0;
 	(BLCKSZ - SizeOfPageHeaderData - sizeof(ItemIdData))
 
 /*
- * At most this many TOAST pages are added at once when other backends are
- * waiting to extend the TOAST table too (see ExtendToastInBulk).
+ * At most this many pages are added at once when other backends are waiting
+ * to extend the relation too (see ExtendInBulk).
  */
-#define VDB_TOAST_BULK_PAGES	512
+#define VDB_BULK_EXTEND_PAGES	512
 
 /* vdb.reuse_free_fraction: a page is reused only if this much of it is free */
 double		vdb_reuse_free_fraction = 0.25;
@@ -245,6 +245,58 @@ FindReusablePage(Relation rel, BlockNumber nblocks, BlockNumber current,
 }
 
 /*
+ * Add empty pages to a relation in one go if other backends are extending it
+ * at the same moment, and list them in its free space map; returns whether
+ * it did.
+ *
+ * With SKIP_FSM heapam extends a relation one page at a time, each time
+ * under the relation extension lock (pitfall P8): concurrent COPYs then
+ * queue on that lock, above all on the TOAST table of large vectors (a page
+ * per four chunks).  heapam's own FSM path avoids this by extending in bulk
+ * when the lock is contended; this does the same for the pages we place rows
+ * on ourselves, which then find the new pages through the free space map.
+ * Without contention nothing changes.  The new pages are left
+ * uninitialized, which heapam accepts: it initializes a new page when it
+ * first puts a tuple there, and VACUUM does so for one left unused.
+ */
+static bool
+ExtendInBulk(Relation rel)
+{
+	BlockNumber first = InvalidBlockNumber;
+	BlockNumber last = InvalidBlockNumber;
+	int			npages;
+	int			i;
+
+	if (RELATION_IS_LOCAL(rel))
+		return false;
+	if (ConditionalLockRelationForExtension(rel, ExclusiveLock))
+	{
+		UnlockRelationForExtension(rel, ExclusiveLock);
+		return false;
+	}
+
+	LockRelationForExtension(rel, ExclusiveLock);
+	npages = Min(VDB_BULK_EXTEND_PAGES,
+				 20 * (RelationExtensionLockWaiterCount(rel) + 1));
+	for (i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBufferExtended(rel, MAIN_FORKNUM, P_NEW,
+											 RBM_ZERO_AND_LOCK, NULL);
+
+		last = BufferGetBlockNumber(buf);
+		if (first == InvalidBlockNumber)
+			first = last;
+		UnlockReleaseBuffer(buf);
+		RecordPageWithFreeSpace(rel, last, VDB_EMPTY_PAGE_FREE);
+	}
+	UnlockRelationForExtension(rel, ExclusiveLock);
+
+	/* make the new pages findable from the top of the map */
+	FreeSpaceMapVacuumRange(rel, first, last + 1);
+	return true;
+}
+
+/*
  * Choose where heapam puts the next row(s) of at least "need" bytes, and
  * leave that choice as its insert target.  Returns the reused page's free
  * space, or 0 when the rows go to the tail.
@@ -258,6 +310,7 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 	Size		fillfactor_reserve;
 	Size		threshold;
 	Size		freespace = 0;
+	bool		page_full = false;
 	BlockNumber blkno;
 
 	fillfactor_reserve = RelationGetTargetPageFreeSpace(rel, HEAP_DEFAULT_FILLFACTOR);
@@ -277,6 +330,7 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 		freespace = PageFreeSpace(rel, current);
 		if (freespace >= need)
 			return own->reused ? freespace - fillfactor_reserve : 0;
+		page_full = true;
 	}
 
 	nblocks = RelationGetNumberOfBlocks(rel);
@@ -289,6 +343,12 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 		blkno = FindReusablePage(rel, nblocks, current,
 								 IsOwnPage(rel, current, true),
 								 threshold, need, &freespace);
+
+		/* about to extend while others do too: add pages in bulk */
+		if (blkno == InvalidBlockNumber && page_full && ExtendInBulk(rel))
+			blkno = FindReusablePage(rel, RelationGetNumberOfBlocks(rel),
+									 InvalidBlockNumber, false,
+									 threshold, need, &freespace);
 		if (blkno != InvalidBlockNumber)
 		{
 			SetInsertTarget(rel, bistate, blkno);
@@ -308,57 +368,6 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 	else
 		SetInsertTarget(rel, bistate, InvalidBlockNumber);
 	return 0;
-}
-
-/*
- * Add empty pages to a TOAST table in one go if other backends are extending
- * it at the same moment, and list them in its free space map; returns
- * whether it did.
- *
- * With SKIP_FSM heapam extends the TOAST table one page per four chunks,
- * each time under the relation extension lock (pitfall P8), and concurrent
- * COPYs of large vectors then queue on that lock.  heapam's own FSM path
- * avoids this by extending in bulk when the lock is contended; this does the
- * same for the TOAST chunks we place ourselves.  Without contention nothing
- * changes.  The new pages are left uninitialized, which heapam accepts:
- * it initializes a new page when it first puts a tuple there, and VACUUM
- * does so for one left unused.
- */
-static bool
-ExtendToastInBulk(Relation toastrel)
-{
-	BlockNumber first = InvalidBlockNumber;
-	BlockNumber last = InvalidBlockNumber;
-	int			npages;
-	int			i;
-
-	if (RELATION_IS_LOCAL(toastrel))
-		return false;
-	if (ConditionalLockRelationForExtension(toastrel, ExclusiveLock))
-	{
-		UnlockRelationForExtension(toastrel, ExclusiveLock);
-		return false;
-	}
-
-	LockRelationForExtension(toastrel, ExclusiveLock);
-	npages = Min(VDB_TOAST_BULK_PAGES,
-				 20 * (RelationExtensionLockWaiterCount(toastrel) + 1));
-	for (i = 0; i < npages; i++)
-	{
-		Buffer		buf = ReadBufferExtended(toastrel, MAIN_FORKNUM, P_NEW,
-											 RBM_ZERO_AND_LOCK, NULL);
-
-		last = BufferGetBlockNumber(buf);
-		if (first == InvalidBlockNumber)
-			first = last;
-		UnlockReleaseBuffer(buf);
-		RecordPageWithFreeSpace(toastrel, last, VDB_EMPTY_PAGE_FREE);
-	}
-	UnlockRelationForExtension(toastrel, ExclusiveLock);
-
-	/* make the new pages findable from the top of the map */
-	FreeSpaceMapVacuumRange(toastrel, first, last + 1);
-	return true;
 }
 
 /*
@@ -390,7 +399,7 @@ PlaceToastChunks(Relation rel)
 		blkno = FindReusablePage(toastrel, nblocks, InvalidBlockNumber, false,
 								 EXTERN_TUPLE_MAX_SIZE, EXTERN_TUPLE_MAX_SIZE,
 								 &freespace);
-		if (blkno == InvalidBlockNumber && ExtendToastInBulk(toastrel))
+		if (blkno == InvalidBlockNumber && ExtendInBulk(toastrel))
 			blkno = FindReusablePage(toastrel,
 									 RelationGetNumberOfBlocks(toastrel),
 									 InvalidBlockNumber, false,
