@@ -298,11 +298,13 @@ ExtendInBulk(Relation rel)
 
 /*
  * Choose where heapam puts the next row(s) of at least "need" bytes, and
- * leave that choice as its insert target.  Returns the reused page's free
- * space, or 0 when the rows go to the tail.
+ * leave that choice as its insert target.  Returns the room the rows will
+ * find on that page (for a new page at the tail, an empty page's), and in
+ * *to_tail whether they go to the tail rather than into a reused hole.
  */
 static Size
-PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
+PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need,
+				bool *to_tail)
 {
 	BlockNumber nblocks;
 	BlockNumber current = CurrentTarget(rel, bistate);
@@ -329,7 +331,10 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 	{
 		freespace = PageFreeSpace(rel, current);
 		if (freespace >= need)
-			return own->reused ? freespace - fillfactor_reserve : 0;
+		{
+			*to_tail = !own->reused;
+			return freespace - fillfactor_reserve;
+		}
 		page_full = true;
 	}
 
@@ -353,6 +358,7 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 		{
 			SetInsertTarget(rel, bistate, blkno);
 			RememberOwnPage(rel, blkno, true);
+			*to_tail = false;
 			return freespace - Min(freespace, fillfactor_reserve);
 		}
 	}
@@ -361,13 +367,24 @@ PlaceNextInsert(Relation rel, BulkInsertState bistate, Size need)
 	 * Append.  Keep filling the page we were appending to if it is still at
 	 * the tail; otherwise let heapam try the last page and then extend.
 	 */
+	*to_tail = true;
 	if (current != InvalidBlockNumber &&
 		current + VDB_TAIL_WINDOW_BLOCKS >= nblocks &&
 		IsOwnPage(rel, current, false))
+	{
 		SetInsertTarget(rel, bistate, current);
+		if (!page_full)
+		{
+			freespace = PageFreeSpace(rel, current);
+			if (freespace >= need)
+				return freespace - fillfactor_reserve;
+		}
+	}
 	else
 		SetInsertTarget(rel, bistate, InvalidBlockNumber);
-	return 0;
+
+	/* heapam will extend (or find a little room on the last page) */
+	return VDB_EMPTY_PAGE_FREE - Min(VDB_EMPTY_PAGE_FREE, fillfactor_reserve);
 }
 
 /*
@@ -446,8 +463,8 @@ PlaceRow(Relation rel, TupleTableSlot *slot, BulkInsertState bistate)
 	HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, &should_free);
 	bool		to_tail;
 
-	to_tail = PlaceNextInsert(rel, bistate,
-							  TupleFootprint(tuple) - sizeof(ItemIdData)) == 0;
+	PlaceNextInsert(rel, bistate, TupleFootprint(tuple) - sizeof(ItemIdData),
+					&to_tail);
 	if (NeedsToast(tuple))
 		PlaceToastChunks(rel);
 	if (should_free)
@@ -499,10 +516,11 @@ vdb_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
 }
 
 /*
- * COPY: split the batch so that each large hole gets as many rows as fit in
- * it, and the rest go to the tail.  heapam, given SKIP_FSM, fills its target
- * page and then extends, so without the split a batch would use at most one
- * hole and append the remainder.
+ * COPY: split the batch into one call per page, each placed by us.  heapam,
+ * given SKIP_FSM, fills its target page and then extends page by page under
+ * the extension lock, so a whole batch would use at most one large hole, and
+ * concurrent COPYs would queue on that lock instead of taking pages added in
+ * bulk (ExtendInBulk).
  *
  * Rows that heapam will toast go in runs of their own: heapam toasts a whole
  * batch before placing any of it, so the TOAST chunks of a batch use at most
@@ -533,12 +551,15 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 		int			batch = 0;
 
 		room = PlaceNextInsert(rel, bistate,
-							   TupleFootprint(first) - sizeof(ItemIdData));
-		to_tail = (room == 0);
-		if (!to_tail)
-			room += sizeof(ItemIdData); /* counted once already in room */
+							   TupleFootprint(first) - sizeof(ItemIdData),
+							   &to_tail);
+		room += sizeof(ItemIdData); /* counted once already in room */
 
-		/* a run of rows alike in toasting that fit where they are going */
+		/*
+		 * A run of rows alike in toasting that fit on the page they are going
+		 * to: one page per call, so that each new page is placed by us (and,
+		 * under contention, taken from pages added in bulk).
+		 */
 		while (done + batch < ntuples)
 		{
 			HeapTuple	tuple;
@@ -547,13 +568,10 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 			tuple = ExecFetchSlotHeapTuple(slots[done + batch], true, NULL);
 			if (batch > 0 && (one_row || NeedsToast(tuple) != toasted))
 				break;
-			if (!to_tail)
-			{
-				footprint = TupleFootprint(tuple);
-				if (batch > 0 && footprint > room)
-					break;
-				room -= Min(room, footprint);
-			}
+			footprint = TupleFootprint(tuple);
+			if (batch > 0 && footprint > room)
+				break;
+			room -= Min(room, footprint);
 			batch++;
 		}
 
