@@ -558,7 +558,10 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 		/*
 		 * A run of rows alike in toasting that fit on the page they are going
 		 * to: one page per call, so that each new page is placed by us (and,
-		 * under contention, taken from pages added in bulk).
+		 * under contention, taken from pages added in bulk).  Rows to be
+		 * toasted are not split by page: their size on the page is unknown
+		 * until heapam has toasted them (usually far below the bound
+		 * TupleFootprint assumes), and a page of them takes many.
 		 */
 		while (done + batch < ntuples)
 		{
@@ -569,7 +572,7 @@ vdb_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 			if (batch > 0 && (one_row || NeedsToast(tuple) != toasted))
 				break;
 			footprint = TupleFootprint(tuple);
-			if (batch > 0 && footprint > room)
+			if (batch > 0 && !toasted && footprint > room)
 				break;
 			room -= Min(room, footprint);
 			batch++;
