@@ -31,6 +31,12 @@
  * SKIP_FSM also reaches the TOAST table (heapam passes the options on), so
  * TOAST chunks get the same treatment without the threshold: any TOAST page
  * with room for a chunk.
+ *
+ * SKIP_FSM makes heapam extend one page at a time under the extension lock
+ * (pitfall P8).  When that lock is contended, ExtendInBulk adds pages in
+ * bulk as heapam's FSM path would, and COPY batches are placed one page per
+ * call so that the writers take those pages through the free space map;
+ * test/bench/tableam/ measures COPY against heap with one and two writers.
  */
 #include "postgres.h"
 
