@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
 
 #include "vdb.h"
 
@@ -26,4 +27,7 @@ _PG_init(void)
 	TableamInit();
 	IvfInit();
 	WorkerInit();
+
+	/* Reject misspelt vdb.* settings instead of keeping them as placeholders. */
+	MarkGUCPrefixReserved("vdb");
 }
