@@ -28,14 +28,25 @@ check(back.rows.length === rows.length, 'all rows read back');
 check(back.rows.every((r, i) => JSON.stringify(r.embedding) === JSON.stringify(rows[i][1])),
   'vectors round-trip exactly through toSql/registerTypes');
 
-// Binary result format: int16 dim, int16 0, float4 x dim, network order.
-const bin = await client.query({ text: 'SELECT embedding FROM node_items WHERE id = 4', binary: true });
-const buf = bin.rows[0].embedding;
-const dim = buf.readInt16BE(0);
-const decoded = [];
-for (let i = 0; i < dim; i++) decoded.push(buf.readFloatBE(4 + 4 * i));
-check(dim === 3 && buf.readInt16BE(2) === 0 && buf.length === 16, 'binary header is pgvector\'s');
-check(decoded.every((x, i) => x === Math.fround(rows[3][1][i])), 'binary values are the float4s');
+// Binary parameter format (node-postgres sends a Buffer parameter as binary,
+// so vector_recv reads it): int16 dim, int16 0, float4 x dim, network order.
+// (node-postgres cannot return raw binary results: it decodes them as text.)
+const raw = Buffer.alloc(4 + 4 * 3);
+raw.writeInt16BE(3, 0);
+raw.writeInt16BE(0, 2);
+[0.5, -2, 1e-3].forEach((x, i) => raw.writeFloatBE(x, 4 + 4 * i));
+await client.query('INSERT INTO node_items VALUES (5, $1)', [raw]);
+const fromBinary = await client.query('SELECT embedding FROM node_items WHERE id = 5');
+check(JSON.stringify(fromBinary.rows[0].embedding) === JSON.stringify([0.5, -2, 0.001]),
+  'a binary vector parameter is read as pgvector\'s wire format');
+raw.writeInt16BE(7, 2);
+let refused = null;
+try {
+  await client.query('INSERT INTO node_items VALUES (6, $1)', [raw]);
+} catch (e) {
+  refused = e.code;
+}
+check(refused === '22000', 'a binary vector with a non-zero unused field is refused (22000, as pgvector)');
 
 // Nearest neighbours through the index.
 await client.query('SET enable_seqscan = off');
