@@ -62,14 +62,28 @@ def main():
     print()
     show_segments(cur, "segments after loading")
 
-    print("== sealing")
+    # Full segments froze during the load and the background sealer has been
+    # sealing them meanwhile; wait for it to finish.
+    print("== waiting for the background sealer")
+    start = time.time()
+    while time.time() - start < 300:
+        cur.execute("SELECT count(*) FROM vdb_segments('items_embedding_idx') WHERE state = 'frozen'")
+        if cur.fetchone()[0] == 0:
+            break
+        show_segments(cur, f"after {time.time() - start:4.0f} s")
+        time.sleep(2)
+    show_segments(cur, "segments now")
+
+    # The rows of the growing segment are searchable as they are; sealing
+    # them too (what Milvus calls a flush) is one call.
+    print("== sealing the growing segment with vdb_seal()")
     start = time.time()
     cur.execute("SELECT vdb_seal('items_embedding_idx')")
     print(f"   sealed {cur.fetchone()[0]} segment(s) in {time.time() - start:.1f} s")
     show_segments(cur, "segments now")
 
     q = fmnist.vector_literal(queries[0])
-    print(f"== the 5 nearest neighbours of test image 0 (a {LABELS[qlabels[0]]})")
+    print(f"== the 5 nearest neighbours of test image 0 (label: {LABELS[qlabels[0]]})")
     cur.execute("SELECT id, label, embedding <-> %s AS distance FROM items "
                 "ORDER BY embedding <-> %s LIMIT 5", (q, q))
     for rid, lab, dist in cur.fetchall():
@@ -84,14 +98,17 @@ def main():
     print(f"== recall@10 over {len(queries)} queries against exact search")
     truth = fmnist.exact_neighbours(base, queries, 10)
     hits = 0
-    start = time.time()
+    elapsed = 0.0
     for i, v in enumerate(queries):
         lit = fmnist.vector_literal(v)
+        start = time.time()
         cur.execute("SELECT id FROM items ORDER BY embedding <-> %s LIMIT 10", (lit,))
         got = [r[0] for r in cur.fetchall()]
+        elapsed += time.time() - start
+        # A result counts when it is as near as the true 10th neighbour
+        # (pixel distances tie often).
         kth = ((base[truth[i][-1]] - v).astype(float) ** 2).sum()
         hits += sum(1 for g in got if ((base[g] - v).astype(float) ** 2).sum() <= kth)
-    elapsed = time.time() - start
     cur.execute("SHOW vdb.probes")
     probes = cur.fetchone()[0]
     print(f"   recall@10 = {hits / (10 * len(queries)):.3f} at vdb.probes = {probes}, "

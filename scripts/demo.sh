@@ -53,5 +53,6 @@ echo "== starting a throwaway cluster in $dir (port $port)"
 	-o "-p $port -k $dir -c listen_addresses='' -c shared_buffers=1GB -c maintenance_work_mem=1GB" \
 	start >/dev/null
 
+# Debian's python3 (python3-numpy, python3-psycopg2), whatever else is on PATH.
 PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres \
-	python3 "$top/scripts/demo.py" --rows "$rows"
+	/usr/bin/python3 "$top/scripts/demo.py" --rows "$rows"

@@ -20,7 +20,7 @@ local $ENV{PGPORT} = $node->port;
 local $ENV{PGDATABASE} = 'postgres';
 
 # psycopg2: text parameters, binary COPY both ways, an index-ordered query.
-my ($out, $err) = run_client('python3', "$top/test/clients/test_psycopg2.py");
+my ($out, $err) = run_client('/usr/bin/python3', "$top/test/clients/test_psycopg2.py");
 like($out, qr/^\d+ passed, 0 failed$/m, 'psycopg2 client checks pass')
   or diag($out . $err);
 
