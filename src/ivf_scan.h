@@ -1,0 +1,47 @@
+/*
+ * ivf_scan.h
+ *	  vdb_ivf scan side: the per-backend centroid cache and scan settings.
+ *
+ * The on-disk format and the entry points shared with the write side are in
+ * ivf.h; this header holds what only the scan and cost code use.
+ */
+#ifndef VDB_IVF_SCAN_H
+#define VDB_IVF_SCAN_H
+
+#include "ivf.h"
+
+/*
+ * What the scan needs of one sealed segment besides its posting pages: the
+ * centroids (contiguous, nlists x dim) and the list table.  Built from the
+ * segment's header and centroid pages once per backend and kept until the
+ * directory no longer names the same (segid, generation, head, nlists).
+ */
+typedef struct VdbCachedSegment
+{
+	uint32		segid;
+	uint32		generation;
+	BlockNumber head;			/* first block of the run */
+	BlockNumber npages;			/* run length */
+	uint32		nlists;
+	int			dim;
+	float	   *centroids;		/* nlists x dim */
+	float	   *centroid_norms; /* squared L2 norm of each centroid */
+	BlockNumber *list_start;	/* offset of each list's pages in the run */
+	BlockNumber *list_npages;
+	uint32	   *list_nentries;	/* as written at seal time */
+} VdbCachedSegment;
+
+/* Settings registered by IvfScanInit(). */
+extern int	vdb_max_probes;
+
+/* src/ivf_scan.c */
+extern void IvfScanInit(void);
+extern void VdbCheckSegmentPage(Relation index, Page page, BlockNumber blkno,
+								uint32 segid, uint32 generation, uint16 flags);
+
+/* src/ivf_cache.c */
+extern const VdbCachedSegment *VdbGetCachedSegment(Relation index,
+												   const VdbSegmentData *seg,
+												   int dim);
+
+#endif							/* VDB_IVF_SCAN_H */

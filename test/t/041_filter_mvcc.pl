@@ -1,0 +1,97 @@
+# Filtered vdb_ivf scans and visibility: a 1%-selective filter still gets
+# LIMIT rows (the scan widens), deleted rows are never returned, rows of an
+# open transaction are invisible to another session, and a rolled-back
+# insert never appears, before or after its entries are sealed.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('filter');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION vdb');
+
+$node->safe_psql('postgres', q{
+SELECT setseed(0.17);
+CREATE TABLE items (id int, label int, embedding vector(16));
+INSERT INTO items
+	SELECT i, i % 100, ('[' || array_to_string(array(
+		SELECT round((sin((i % 40) * 13 + j) * 3 + random() * 0.6)::numeric, 4)
+		FROM generate_series(1, 16) j), ',') || ']')::vector
+	FROM generate_series(1, 20000) i;
+CREATE INDEX items_ivf ON items USING vdb_ivf (embedding) WITH (segment_rows = 5000);
+CREATE INDEX items_label ON items (label);
+ANALYZE items;
+});
+
+# Force the vdb_ivf plan: the cost model rightly prefers the btree here.
+my $force = 'SET enable_seqscan = off; SET enable_sort = off; SET enable_bitmapscan = off; '
+  . 'SET vdb.probes = 1; ';
+my $query = sub {
+	my ($label, $qid) = @_;
+	return "SELECT id FROM items WHERE label = $label "
+	  . "ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = $qid) LIMIT 10";
+};
+
+like($node->safe_psql('postgres', $force . 'EXPLAIN (COSTS OFF) ' . $query->(7, 123)),
+	qr/Index Scan using items_ivf/, 'the filtered query runs on the vdb_ivf index');
+
+my $short = 0;
+my $unwidened = 0;
+for my $i (1 .. 10)
+{
+	my $label = ($i * 13) % 100;
+	my $qid = $i * 1777;
+	# two result lines: "count|labels_ok" and "widenings"
+	my ($n, $labels_ok, $widenings) = split /[|\n]/, $node->safe_psql('postgres',
+		$force . "CREATE TEMP TABLE r AS " . $query->($label, $qid) . ";"
+		  . "SELECT count(*), bool_and(label = $label) FROM items JOIN r USING (id);"
+		  . "SELECT widenings FROM vdb_last_scan();");
+	$short++ if $n != 10 || $labels_ok ne 't';
+	$unwidened++ if $widenings == 0;
+}
+is($short, 0, 'every 1%-filtered query returned exactly 10 matching rows');
+is($unwidened, 0, 'every 1%-filtered query widened');
+
+# Deleted rows are never returned and do not shrink the result.
+my $nearest = $node->safe_psql('postgres', $force . 'SELECT string_agg(id::text, \',\') FROM ('
+	  . $query->(7, 123) . ') s');
+$node->safe_psql('postgres', "DELETE FROM items WHERE id IN ($nearest)");
+is( $node->safe_psql('postgres',
+		$force . "SELECT count(*), count(*) FILTER (WHERE id IN ($nearest)) FROM ("
+		  . $query->(7, 123) . ') s'),
+	'10|0',
+	'deleted rows are not returned and the result keeps its LIMIT');
+
+# Rows of an open transaction are invisible to another session.
+# The new rows are copies of row 500's vector: the 10 nearest other rows.
+my $probe = q{SELECT count(*) FROM (SELECT id FROM items WHERE id <> 500
+	ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = 500) LIMIT 10) s
+	WHERE id > 1000000};
+my $bg = $node->background_psql('postgres');
+$bg->query_safe('BEGIN');
+$bg->query_safe(q{INSERT INTO items
+	SELECT 1000000 + g, 0, (SELECT embedding FROM items WHERE id = 500)
+	FROM generate_series(1, 20) g});
+is($bg->query_safe($probe), '10', 'the inserting session sees its own rows first');
+is($node->safe_psql('postgres', $probe), '0',
+	'another session does not see rows of an open transaction');
+$bg->query_safe('ROLLBACK');
+is($node->safe_psql('postgres', $probe), '0', 'a rolled-back insert never appears');
+
+# Its dead entries sealed into a segment still never appear.
+$node->safe_psql('postgres', "SELECT vdb_seal('items_ivf')");
+is($node->safe_psql('postgres', $probe), '0',
+	'a rolled-back insert never appears after its entries are sealed');
+
+# A committed insert does appear (the probe above can see new rows).
+$bg->query_safe(q{INSERT INTO items
+	SELECT 2000000 + g, 0, (SELECT embedding FROM items WHERE id = 500)
+	FROM generate_series(1, 20) g});
+is($node->safe_psql('postgres', $probe), '10', 'committed rows are found');
+$bg->quit;
+
+$node->stop;
+done_testing();
