@@ -1,5 +1,7 @@
 -- vdb_ivf: inserts into the growing segment, freezing, and vdb_seal.
 SET client_min_messages = warning;
+-- Frozen segments stay frozen here: no background sealer (worker.c).
+SET vdb.auto_seal = off;
 
 CREATE FUNCTION pg_temp.err(cmd text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN

@@ -23,6 +23,7 @@
 
 #include "ivf.h"
 #include "ivf_write.h"
+#include "worker.h"
 
 /* The centroids of the newest sealed segment of one index. */
 typedef struct InterimLists
@@ -160,9 +161,10 @@ AddEntry(Relation index, Buffer buf, VdbGrowingEntry entry, Size entry_size)
 
 /*
  * Append an entry to the growing segment's tail, moving the tail to a new
- * page (and freezing the segment when it is full) if needed.
+ * page (and freezing the segment when it is full) if needed.  Returns
+ * whether it froze the segment.
  */
-static void
+static bool
 AppendEntry(Relation index, VdbGrowingEntry entry, Size entry_size)
 {
 	int			segment_rows = VdbGetSegmentRows(index);
@@ -194,7 +196,7 @@ AppendEntry(Relation index, VdbGrowingEntry entry, Size entry_size)
 			AddEntry(index, tailbuf, entry, entry_size);
 			UnlockReleaseBuffer(tailbuf);
 			UnlockReleaseBuffer(metabuf);
-			return;
+			return false;
 		}
 		UnlockReleaseBuffer(tailbuf);
 		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
@@ -218,7 +220,7 @@ AppendEntry(Relation index, VdbGrowingEntry entry, Size entry_size)
 			VdbGrowNewPage(index, metabuf, tailbuf, freeze, (Item) entry, entry_size);
 		UnlockReleaseBuffer(tailbuf);
 		UnlockReleaseBuffer(metabuf);
-		return;
+		return freeze;
 	}
 }
 
@@ -252,7 +254,8 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	{
 		entry->tid = *heap_tid;
 		AssignInterim(index, kind, dim, entry);
-		AppendEntry(index, entry, entry_size);
+		if (AppendEntry(index, entry, entry_size))
+			VdbRequestSeal(heap, index);	/* worker.c */
 	}
 
 	MemoryContextSwitchTo(old);

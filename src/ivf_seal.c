@@ -28,6 +28,7 @@
 #include "ivf.h"
 #include "ivf_write.h"
 #include "kmeans.h"
+#include "worker.h"
 
 struct VdbSealer
 {
@@ -291,6 +292,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 			if (e % entries_per_page == 0)
 			{
 				CHECK_FOR_INTERRUPTS();
+				VdbSealYield(); /* a background sealer may give way */
 				VdbInitPage(page, VDB_PAGE_POSTING, segid, 1);
 			}
 			entry->tid = s->tids[row];
@@ -375,6 +377,7 @@ VdbSealerSealPiece(VdbSealer *s, int nrows)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VDB_PHASE_KMEANS);
 	centroids = palloc_extended(sizeof(float) * (Size) k * dim, MCXT_ALLOC_HUGE);
 	VdbKmeans(s->vectors, ntrain, dim, k, spherical, centroids);
+	VdbSealYield();
 	INSTR_TIME_SET_CURRENT(trained);
 	assign = palloc_extended(sizeof(int) * (Size) nrows, MCXT_ALLOC_HUGE);
 	VdbAssignLists(s->vectors, nrows, dim, centroids, k, spherical, assign);
@@ -574,6 +577,7 @@ VdbSealFrozen(Relation heap, Relation index, uint32 segid)
 							segid, RelationGetRelationName(index))));
 		blkno = next;
 		CHECK_FOR_INTERRUPTS();
+		VdbSealYield();
 	}
 	if (VdbSealerRows(s) > 0)
 		VdbSealerSealPiece(s, VdbSealerRows(s));

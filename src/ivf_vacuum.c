@@ -24,6 +24,7 @@
 
 #include "ivf.h"
 #include "ivf_write.h"
+#include "worker.h"
 
 /*
  * Remove the dead entries of one page.  Returns how many were removed and
@@ -262,5 +263,7 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		stats->estimated_count = false;
 	}
 	stats->num_pages = RelationGetNumberOfBlocks(index);
+	/* Frozen segments left by a crash or an abandoned seal (worker.c). */
+	VdbRequestSeal(NULL, index);
 	return stats;
 }

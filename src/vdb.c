@@ -25,4 +25,5 @@ _PG_init(void)
 	DistanceInit();
 	TableamInit();
 	IvfInit();
+	WorkerInit();
 }

@@ -9,5 +9,6 @@
 extern void DistanceInit(void);
 extern void TableamInit(void);
 extern void IvfInit(void);
+extern void WorkerInit(void);
 
 #endif							/* VDB_H */

@@ -15,6 +15,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq(
 wal_consistency_checking = 'all'
 autovacuum = off
+vdb.auto_seal = off
 ));
 $node->start;
 $node->safe_psql('postgres', q{

@@ -13,6 +13,7 @@ $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', qq(
 wal_consistency_checking = 'all'
 autovacuum = off
+vdb.auto_seal = off
 ));
 $primary->start;
 $primary->backup('backup');

@@ -12,6 +12,7 @@ my $node = PostgreSQL::Test::Cluster->new('ivf_concurrency');
 $node->init;
 $node->append_conf('postgresql.conf', qq(
 autovacuum = off
+vdb.auto_seal = off
 max_connections = 20
 ));
 $node->start;

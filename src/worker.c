@@ -1,0 +1,648 @@
+/*
+ * worker.c
+ *	  The sealing background worker.
+ *
+ * When aminsert freezes a growing segment (or VACUUM finds frozen segments
+ * left behind by a crash or an abandoned seal), the backend launches a
+ * dynamic background worker that seals the index's frozen segments, one
+ * transaction per segment, and exits.  vdb is not preloaded, so there is no
+ * shared memory to coordinate through; locks do the job instead:
+ *
+ *	slot locks		advisory locks (database 0, slot number) taken with a
+ *					try-lock: at most vdb.max_sealers sealers in the whole
+ *					cluster; a sealer that finds no free slot exits at once
+ *	index lock		an advisory lock (database, index OID) taken with a
+ *					try-lock: one sealer per index; a second one exits
+ *
+ * Both are session locks in a vdb-specific key space (locktag_field4 =
+ * VDB_LOCK_SPACE; the SQL advisory lock functions use 1 and 2), so they
+ * survive the sealer's transactions and cannot collide with user keys.
+ * The launching backend tries both locks first and launches nothing when
+ * a sealer already works on the index or every slot is taken.
+ *
+ * While sealing, the worker holds ShareUpdateExclusiveLock on the table,
+ * taken conditionally: INSERT, UPDATE, DELETE and SELECT go on, VACUUM and
+ * other sealers (vdb_seal included) are kept out, which VACUUM must be
+ * (P18).  Because a DDL lock request queued behind the sealer would make
+ * every later writer queue behind it too, the seal code calls
+ * VdbSealYield() between steps, and the worker gives up (the transaction
+ * aborts, nothing is published, the segment stays frozen) as soon as
+ * anyone waits for a lock that conflicts with its own.  It then sleeps and
+ * retries a bounded number of times; the next freeze or VACUUM launches a
+ * new sealer if it gave up for good.
+ *
+ * After its last segment the worker releases the index lock and looks for
+ * frozen segments once more: a backend that froze a segment while the
+ * index lock was held launched nothing, and the freeze is visible by then.
+ *
+ * TEMP indexes live in local buffers that no other process can read: the
+ * inserting backend seals them inline.  On a standby nothing is launched
+ * (and BgWorkerStart_RecoveryFinished keeps a sealer from starting there).
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/parallel.h"
+#include "access/relation.h"
+#include "access/tableam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/index.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "portability/instr_time.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/wait_event.h"
+
+#include "ivf.h"
+#include "ivf_write.h"
+#include "worker.h"
+
+/* locktag_field4 of vdb's advisory locks (ASCII "vd"). */
+#define VDB_LOCK_SPACE			0x7664
+/* locktag_field3: which kind of vdb lock. */
+#define VDB_LOCK_SLOT			1
+#define VDB_LOCK_INDEX			2
+
+#define VDB_MAX_SEALERS_LIMIT	64
+
+/* How often a sealer retries when the table is busy, and how long it waits. */
+#define VDB_SEAL_ATTEMPTS		30
+#define VDB_SEAL_BACKOFF_MS		1000
+#define VDB_SEAL_MAX_BACKOFF_MS 5000
+
+/* Settings. */
+bool		vdb_auto_seal = true;
+int			vdb_max_sealers = 2;
+int			vdb_seal_delay = 0;
+
+/* What the seal in progress in this sealer yields to; NULL elsewhere. */
+static Relation yield_heap = NULL;
+static Relation yield_index = NULL;
+static bool seal_abandoned = false;
+
+/* The segment being sealed, for the message when the seal gives way. */
+static uint32 sealing_segid = 0;
+static char sealing_index[NAMEDATALEN];
+
+/* What one attempt at sealing a segment came to. */
+typedef enum SealOutcome
+{
+	SEAL_SEALED,				/* sealed one frozen segment */
+	SEAL_NOTHING,				/* no frozen segment left */
+	SEAL_GONE,					/* the index was dropped */
+	SEAL_BUSY					/* table locked by someone, or gave way */
+} SealOutcome;
+
+/*
+ * Register the sealer's settings.
+ */
+void
+WorkerInit(void)
+{
+	DefineCustomBoolVariable("vdb.auto_seal",
+							 "Seals frozen vdb_ivf segments in the background",
+							 "When off, frozen segments stay searchable as they are "
+							 "until vdb_seal() or a later trigger seals them.",
+							 &vdb_auto_seal, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("vdb.max_sealers",
+							"Maximum number of background sealers in the cluster",
+							"Each sealer takes one background worker slot "
+							"(max_worker_processes) while it runs.",
+							&vdb_max_sealers, 2, 0, VDB_MAX_SEALERS_LIMIT,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("vdb.seal_delay",
+							"Pause of a background sealer at each step (for testing)",
+							"Makes background seals slow enough to test what runs "
+							"beside them.",
+							&vdb_seal_delay, 0, 0, 10000,
+							PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+}
+
+/*
+ * The advisory lock tag of a sealer slot (cluster-wide: database 0).
+ */
+static void
+SetSlotTag(LOCKTAG *tag, int slot)
+{
+	SET_LOCKTAG_ADVISORY(*tag, InvalidOid, (uint32) slot, VDB_LOCK_SLOT, VDB_LOCK_SPACE);
+}
+
+/*
+ * The advisory lock tag that one sealer of an index holds.
+ */
+static void
+SetIndexTag(LOCKTAG *tag, Oid indexoid)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, indexoid, VDB_LOCK_INDEX, VDB_LOCK_SPACE);
+}
+
+/*
+ * Whether nobody holds a lock: take it without waiting and let it go.
+ */
+static bool
+LockIsFree(const LOCKTAG *tag)
+{
+	if (LockAcquire(tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+	LockRelease(tag, ExclusiveLock, false);
+	return true;
+}
+
+/*
+ * Take a lock for the rest of the session, without waiting.
+ */
+static bool
+TrySessionLock(const LOCKTAG *tag)
+{
+	return LockAcquire(tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * How many frozen segments an index has.
+ */
+static int
+CountFrozen(Relation index)
+{
+	VdbMetaPage meta = VdbCopyMeta(index);
+	int			nfrozen = 0;
+
+	for (uint32 i = 0; i < meta->nsegments; i++)
+	{
+		if (meta->segments[i].state == VDB_SEGMENT_FROZEN)
+			nfrozen++;
+	}
+	pfree(meta);
+	return nfrozen;
+}
+
+/*
+ * Seal the frozen segments of a TEMP index in this backend.
+ */
+static void
+SealInline(Relation heap, Relation index)
+{
+	Relation	own_heap = NULL;
+
+	if (heap == NULL)
+		heap = own_heap = table_open(index->rd_index->indrelid, NoLock);
+	(void) VdbSealIndex(heap, index, false);
+	if (own_heap != NULL)
+		table_close(own_heap, NoLock);
+}
+
+/*
+ * Start a background sealer for an index.
+ */
+static void
+LaunchSealer(Relation index)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "vdb", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "VdbSealerMain", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "vdb sealer for index %s",
+			 RelationGetRelationName(index));
+	strlcpy(worker.bgw_type, "vdb sealer", BGW_MAXLEN);
+	worker.bgw_main_arg = ObjectIdGetDatum(RelationGetRelid(index));
+	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	worker.bgw_notify_pid = 0;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(LOG,
+				(errmsg("could not start a vdb sealer for index \"%s\"",
+						RelationGetRelationName(index)),
+				 errdetail("Its frozen segments stay searchable and are sealed at a later trigger."),
+				 errhint("Raise max_worker_processes, or call vdb_seal().")));
+}
+
+/*
+ * Have the frozen segments of an index sealed, if it has any and automatic
+ * sealing is on: inline for a TEMP index, else by a background sealer
+ * unless one already works on the index or every sealer slot is taken.
+ * heap may be NULL.
+ */
+void
+VdbRequestSeal(Relation heap, Relation index)
+{
+	LOCKTAG		tag;
+	bool		slot_free = false;
+
+	if (!vdb_auto_seal || RecoveryInProgress() || IsParallelWorker())
+		return;
+	if (CountFrozen(index) == 0)
+		return;
+
+	if (index->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+	{
+		SealInline(heap, index);
+		return;
+	}
+
+	SetIndexTag(&tag, RelationGetRelid(index));
+	if (!LockIsFree(&tag))
+		return;
+	for (int slot = 0; slot < vdb_max_sealers && !slot_free; slot++)
+	{
+		SetSlotTag(&tag, slot);
+		slot_free = LockIsFree(&tag);
+	}
+	if (slot_free)
+		LaunchSealer(index);
+}
+
+/*
+ * Between steps of a background seal: sleep if vdb.seal_delay asks to, and
+ * give up the seal (raise an error the sealer catches) if a lock request
+ * conflicting with the sealer's locks waits.
+ */
+void
+VdbSealYield(void)
+{
+	if (yield_heap == NULL)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	if (vdb_seal_delay > 0)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 vdb_seal_delay, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (LockHasWaitersRelation(yield_heap, ShareUpdateExclusiveLock) ||
+		LockHasWaitersRelation(yield_index, ShareUpdateExclusiveLock))
+	{
+		seal_abandoned = true;
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("vdb sealer gives way to a waiting lock request on table \"%s\"",
+						RelationGetRelationName(yield_heap))));
+	}
+}
+
+/*
+ * Seal the oldest frozen segment of an index in one transaction, if the
+ * table's ShareUpdateExclusiveLock can be had without waiting.
+ */
+static SealOutcome
+SealOneSegment(Oid indexoid)
+{
+	Oid			heapoid;
+	Relation	heap;
+	Relation	index;
+	VdbMetaPage meta;
+	VdbSegment	frozen = NULL;
+	uint32		segid;
+	uint32		nrows;
+	char		activity[NAMEDATALEN + 64];
+	instr_time	start;
+
+	StartTransactionCommand();
+	heapoid = IndexGetRelation(indexoid, true);
+	if (!OidIsValid(heapoid))
+	{
+		CommitTransactionCommand();
+		return SEAL_GONE;
+	}
+	/*
+	 * ShareUpdateExclusiveLock on the index too, not the RowExclusiveLock
+	 * that would do: weak relation locks take the fast path, and
+	 * LockHasWaiters cannot tell waiters of a fast-path lock.  Inserts
+	 * (RowExclusiveLock) and scans go on all the same.
+	 */
+	if (!ConditionalLockRelationOid(heapoid, ShareUpdateExclusiveLock) ||
+		!ConditionalLockRelationOid(indexoid, ShareUpdateExclusiveLock))
+	{
+		CommitTransactionCommand();
+		return SEAL_BUSY;
+	}
+	/* Dropped while we were locking it? */
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(indexoid)) ||
+		IndexGetRelation(indexoid, true) != heapoid)
+	{
+		CommitTransactionCommand();
+		return SEAL_GONE;
+	}
+	heap = table_open(heapoid, NoLock);
+	index = index_open(indexoid, NoLock);
+	if (index->rd_indam->aminsert != ivfinsert)
+	{
+		index_close(index, NoLock);
+		table_close(heap, NoLock);
+		CommitTransactionCommand();
+		return SEAL_GONE;
+	}
+
+	/* The oldest frozen segment first. */
+	meta = VdbCopyMeta(index);
+	for (uint32 i = 0; i < meta->nsegments; i++)
+	{
+		VdbSegment	seg = &meta->segments[i];
+
+		if (seg->state == VDB_SEGMENT_FROZEN &&
+			(frozen == NULL || seg->segid < frozen->segid))
+			frozen = seg;
+	}
+	if (frozen == NULL)
+	{
+		index_close(index, NoLock);
+		table_close(heap, NoLock);
+		CommitTransactionCommand();
+		return SEAL_NOTHING;
+	}
+	segid = frozen->segid;
+	nrows = frozen->nrows - frozen->ndead;
+	pfree(meta);
+
+	snprintf(activity, sizeof(activity), "sealing segment %u of index %s",
+			 segid, RelationGetRelationName(index));
+	pgstat_report_activity(STATE_RUNNING, activity);
+	ereport(LOG,
+			(errmsg("vdb sealer started sealing segment %u of index \"%s\" (%u rows)",
+					segid, RelationGetRelationName(index), nrows)));
+	INSTR_TIME_SET_CURRENT(start);
+
+	sealing_segid = segid;
+	strlcpy(sealing_index, RelationGetRelationName(index), NAMEDATALEN);
+	yield_heap = heap;
+	yield_index = index;
+	(void) VdbSealFrozen(heap, index, segid);
+	yield_heap = NULL;
+	yield_index = NULL;
+
+	{
+		instr_time	end;
+
+		INSTR_TIME_SET_CURRENT(end);
+		INSTR_TIME_SUBTRACT(end, start);
+		ereport(LOG,
+				(errmsg("vdb sealer sealed segment %u of index \"%s\": %u rows in %.3f s",
+						segid, RelationGetRelationName(index), nrows,
+						INSTR_TIME_GET_DOUBLE(end))));
+	}
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return SEAL_SEALED;
+}
+
+/*
+ * One attempt at sealing a segment; a seal that gave way to a waiting lock
+ * request is rolled back and reported as SEAL_BUSY.
+ */
+static SealOutcome
+TrySealOneSegment(Oid indexoid)
+{
+	volatile SealOutcome outcome = SEAL_BUSY;
+	MemoryContext context = CurrentMemoryContext;
+
+	seal_abandoned = false;
+	PG_TRY();
+	{
+		outcome = SealOneSegment(indexoid);
+	}
+	PG_CATCH();
+	{
+		yield_heap = NULL;
+		yield_index = NULL;
+		if (!seal_abandoned)
+			PG_RE_THROW();
+
+		/* Give way: roll back, nothing was published. */
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(context);
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		ereport(LOG,
+				(errmsg("vdb sealer gave way to a waiting lock request: segment %u of index \"%s\" stays frozen for now",
+						sealing_segid, sealing_index)));
+		outcome = SEAL_BUSY;
+	}
+	PG_END_TRY();
+	return outcome;
+}
+
+/*
+ * Whether an index still has frozen segments (false if it cannot tell now).
+ */
+static bool
+IndexHasFrozen(Oid indexoid)
+{
+	bool		found = false;
+
+	StartTransactionCommand();
+	if (ConditionalLockRelationOid(indexoid, AccessShareLock))
+	{
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(indexoid)))
+		{
+			Relation	index = index_open(indexoid, NoLock);
+
+			if (index->rd_indam->aminsert == ivfinsert)
+				found = CountFrozen(index) > 0;
+			index_close(index, NoLock);
+		}
+	}
+	CommitTransactionCommand();
+	return found;
+}
+
+/*
+ * Seal frozen segments until none is left, retrying while the table is
+ * busy.  Returns false if it gave up: after VDB_SEAL_ATTEMPTS busy attempts
+ * in a row, or because automatic sealing is paused.
+ */
+static bool
+SealIndexSegments(Oid indexoid)
+{
+	int			busy = 0;
+
+	for (;;)
+	{
+		SealOutcome outcome;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (!vdb_auto_seal)
+			return false;
+
+		outcome = TrySealOneSegment(indexoid);
+		if (outcome == SEAL_SEALED)
+			busy = 0;
+		else if (outcome == SEAL_BUSY)
+		{
+			if (++busy >= VDB_SEAL_ATTEMPTS)
+			{
+				ereport(LOG,
+						(errmsg("vdb sealer gives up on index %u for now: its table stayed busy",
+								indexoid)));
+				return false;
+			}
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Min(VDB_SEAL_BACKOFF_MS * busy, VDB_SEAL_MAX_BACKOFF_MS),
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		else
+			return true;
+	}
+}
+
+/*
+ * Seal an index's frozen segments for as long as it has some, holding its
+ * index lock.  Returns false if another sealer has the index, or if this
+ * one gave up (busy table, paused sealing).
+ */
+static bool
+SealIndexWhileFrozen(Oid indexoid)
+{
+	LOCKTAG		tag;
+
+	SetIndexTag(&tag, indexoid);
+	for (;;)
+	{
+		bool		have_index;
+		bool		finished;
+
+		StartTransactionCommand();
+		have_index = TrySessionLock(&tag);
+		CommitTransactionCommand();
+		if (!have_index)
+			return false;
+
+		finished = SealIndexSegments(indexoid);
+
+		/* A freeze while we held the index lock launched nobody: look again. */
+		LockRelease(&tag, ExclusiveLock, true);
+		if (!finished)
+			return false;
+		if (!IndexHasFrozen(indexoid))
+			return true;
+	}
+}
+
+/*
+ * The OIDs of the vdb_ivf indexes of this database but TEMP ones, in
+ * the given memory context.
+ */
+static List *
+IvfIndexesOfDatabase(MemoryContext context)
+{
+	Oid			amoid;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *result = NIL;
+
+	StartTransactionCommand();
+	amoid = get_index_am_oid("vdb_ivf", true);
+	if (OidIsValid(amoid))
+	{
+		rel = table_open(RelationRelationId, AccessShareLock);
+		scan = table_beginscan_catalog(rel, 0, NULL);
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+			if (form->relkind == RELKIND_INDEX && form->relam == amoid &&
+				form->relpersistence != RELPERSISTENCE_TEMP)
+			{
+				MemoryContext old = MemoryContextSwitchTo(context);
+
+				result = lappend_oid(result, form->oid);
+				MemoryContextSwitchTo(old);
+			}
+		}
+		table_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	CommitTransactionCommand();
+	return result;
+}
+
+/*
+ * Main function of a sealer process: seal the frozen segments of the index
+ * whose OID is the argument, in the database whose OID is in bgw_extra;
+ * then those of the database's other vdb_ivf indexes, whose freezes may
+ * have found every sealer slot taken and launched nobody.
+ */
+void
+VdbSealerMain(Datum main_arg)
+{
+	Oid			indexoid = DatumGetObjectId(main_arg);
+	Oid			dboid;
+	LOCKTAG		tag;
+	bool		have_slot = false;
+	MemoryContext sweep_context;
+	bool		sealed_some;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("vdb sealer");
+
+	/* Without a slot there is nothing to do. */
+	StartTransactionCommand();
+	for (int slot = 0; slot < vdb_max_sealers && !have_slot; slot++)
+	{
+		SetSlotTag(&tag, slot);
+		have_slot = TrySessionLock(&tag);
+	}
+	CommitTransactionCommand();
+	if (!have_slot)
+		proc_exit(0);
+
+	if (!SealIndexWhileFrozen(indexoid))
+		proc_exit(0);
+
+	/* Sweep the other indexes until a pass finds nothing to seal. */
+	sweep_context = AllocSetContextCreate(TopMemoryContext, "vdb sealer sweep",
+										  ALLOCSET_DEFAULT_SIZES);
+	do
+	{
+		List	   *indexes = IvfIndexesOfDatabase(sweep_context);
+		ListCell   *lc;
+
+		sealed_some = false;
+		foreach(lc, indexes)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!vdb_auto_seal)
+				proc_exit(0);
+			if (IndexHasFrozen(lfirst_oid(lc)) &&
+				SealIndexWhileFrozen(lfirst_oid(lc)))
+				sealed_some = true;
+		}
+		MemoryContextReset(sweep_context);
+	} while (sealed_some);
+	proc_exit(0);
+}
