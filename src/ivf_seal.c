@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "debug.h"
 #include "ivf.h"
 #include "ivf_write.h"
 #include "kmeans.h"
@@ -301,7 +302,11 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 							false, false) == InvalidOffsetNumber)
 				elog(ERROR, "could not add vdb_ivf posting entry");
 			if ((e + 1) % entries_per_page == 0 || e == counts[j] - 1)
+			{
 				VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+				if (!s->publish_each)
+					VdbCrashPoint(VDB_CRASH_SEAL_BUILD);
+			}
 		}
 	}
 	Assert(blk == npages);
@@ -413,7 +418,10 @@ VdbSealerSealPiece(VdbSealer *s, int nrows)
 	MemoryContextReset(s->scratch);
 
 	if (s->publish_each)
+	{
 		PublishSegments(s->index, 0, 0, &seg, 1);
+		VdbCrashPoint(VDB_CRASH_BUILD);
+	}
 	else
 	{
 		if (s->sealed == NULL)
@@ -582,7 +590,9 @@ VdbSealFrozen(Relation heap, Relation index, uint32 segid)
 	if (VdbSealerRows(s) > 0)
 		VdbSealerSealPiece(s, VdbSealerRows(s));
 
+	VdbCrashPoint(VDB_CRASH_SEAL_PUBLISH);
 	PublishSegments(index, segid, frozen->generation, s->sealed, s->nsealed);
+	VdbCrashPoint(VDB_CRASH_SEAL_PUBLISHED);
 	VdbSealerFree(s);
 	pfree(meta);
 	return 1;

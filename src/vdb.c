@@ -26,4 +26,5 @@ _PG_init(void)
 	TableamInit();
 	IvfInit();
 	WorkerInit();
+	DebugInit();
 }
