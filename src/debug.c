@@ -31,7 +31,7 @@ static const struct config_enum_entry crash_step_options[] = {
 	{"seal_publish", VDB_CRASH_SEAL_PUBLISH, false},
 	{"seal_published", VDB_CRASH_SEAL_PUBLISHED, false},
 	{"vacuum", VDB_CRASH_VACUUM, false},
-	{"vacuum_counted", VDB_CRASH_VACUUM_COUNTED, false},
+	{"vacuum_done", VDB_CRASH_VACUUM_DONE, false},
 	{NULL, 0, false}
 };
 

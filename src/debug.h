@@ -23,8 +23,8 @@ typedef enum VdbCrashStep
 								 * ends */
 	VDB_CRASH_VACUUM,			/* VACUUM removed entries from one page, more
 								 * pages to go */
-	VDB_CRASH_VACUUM_COUNTED	/* VACUUM recorded its removals in the
-								 * directory */
+	VDB_CRASH_VACUUM_DONE		/* VACUUM removed every dead entry, before
+								 * the heap's line pointers are freed */
 } VdbCrashStep;
 
 /* Setting (src/debug.c). */
