@@ -20,6 +20,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -652,11 +653,26 @@ vdb_check(PG_FUNCTION_ARGS)
 	VdbDistanceKind kind;
 	int			ngrowing = 0;
 	LOCKMODE	lockmode = RecoveryInProgress() ? AccessShareLock : ShareLock;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
 
 	CheckTableOwner(heapoid);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
 	heap = table_open(heapoid, lockmode);
+
+	/*
+	 * The check evaluates the index's expressions and predicate: run them as
+	 * the table owner in a security-restricted operation, as CREATE INDEX
+	 * and amcheck do, so that a superuser checking someone's index does not
+	 * run that someone's functions with superuser rights.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(heap->rd_rel->relowner,
+						   save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+
 	memset(&cs, 0, sizeof(cs));
 	cs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	cs.index = index_open(indexoid, AccessShareLock);
@@ -700,6 +716,9 @@ vdb_check(PG_FUNCTION_ARGS)
 		Problem(&cs, "directory has %d growing segments, expected 1", ngrowing);
 
 	CheckAgainstHeap(&cs, heap, dim, kind);
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	index_close(cs.index, AccessShareLock);
 	table_close(heap, lockmode);
