@@ -551,9 +551,7 @@ VdbSealFrozen(Relation heap, Relation index, uint32 segid)
 
 	for (blkno = frozen->head;;)
 	{
-		Buffer		buf;
-		Page		page;
-		OffsetNumber maxoff;
+		OffsetNumber off = FirstOffsetNumber;
 		BlockNumber next;
 
 		if (++visited > frozen->npages)
@@ -561,21 +559,37 @@ VdbSealFrozen(Relation heap, Relation index, uint32 segid)
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("chain of segment %u of index \"%s\" is longer than its directory entry says",
 							segid, RelationGetRelationName(index))));
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		VdbCheckPageStamp(index, page, blkno, segid, frozen->generation, VDB_PAGE_GROWING);
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			VdbGrowingEntry entry = (VdbGrowingEntry) PageGetItem(page, PageGetItemId(page, off));
 
-			if (VdbSealerRows(s) == s->capacity)
-				VdbSealerSealPiece(s, s->capacity);
-			VdbSealerAdd(s, &entry->tid, entry->x);
+		/*
+		 * Copy the page's entries into the sealer.  When it fills up, seal a
+		 * piece with no buffer lock held (a piece takes seconds: a held lock
+		 * would keep interrupts off, and the seal takes the metapage, which
+		 * comes first in the lock order), then read on from the same entry.
+		 * The page cannot change meanwhile: it is frozen, and the caller's
+		 * lock keeps VACUUM out.
+		 */
+		for (;;)
+		{
+			Buffer		buf = ReadBuffer(index, blkno);
+			Page		page;
+			OffsetNumber maxoff;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			VdbCheckPageStamp(index, page, blkno, segid, frozen->generation, VDB_PAGE_GROWING);
+			maxoff = PageGetMaxOffsetNumber(page);
+			for (; off <= maxoff && VdbSealerRows(s) < s->capacity; off++)
+			{
+				VdbGrowingEntry entry = (VdbGrowingEntry) PageGetItem(page, PageGetItemId(page, off));
+
+				VdbSealerAdd(s, &entry->tid, entry->x);
+			}
+			next = VdbPageGetOpaque(page)->nextblkno;
+			UnlockReleaseBuffer(buf);
+			if (off > maxoff)
+				break;
+			VdbSealerSealPiece(s, s->capacity);
 		}
-		next = VdbPageGetOpaque(page)->nextblkno;
-		UnlockReleaseBuffer(buf);
 		if (blkno == frozen->tail)
 			break;
 		if (next == InvalidBlockNumber)
