@@ -2,7 +2,8 @@
 # restart, and check that nothing was lost or half done: every committed row
 # is present and no uncommitted one, vdb_check is clean, a search probing
 # every list returns exactly what a sequential scan returns, and unfinished
-# work (a frozen segment, a VACUUM) completes when run again.
+# work (a frozen segment, a VACUUM) completes when run again, by vdb_seal
+# or by a background sealer.
 #
 # The crash point flushes WAL before it PANICs, so each crash is the worst
 # case for its step: everything logged before it is durable.
@@ -173,6 +174,43 @@ DELETE FROM $t WHERE id % 3 = 0;
 SELECT sum(rows - dead_rows) FROM vdb_segments('${t}_v') WHERE state <> 'dropped'}),
 		'1200', "$step: the index holds exactly the live rows after VACUUM");
 }
+
+# A background sealer crashing in the middle of a run (the setting reaches
+# it through the configuration file): after restart the segment is still
+# frozen, and the sealer that the next VACUUM launches seals it.
+make_table('tw', 1500);
+$node->safe_psql('postgres',
+	q{INSERT INTO tw SELECT i, vec(i) FROM generate_series(1501, 2600) i});
+is(states('tw'), 'sealed:1500,frozen:1000,growing:100', 'worker: a frozen segment waits');
+my $logstart = -s $node->logfile;
+$node->safe_psql('postgres', q{
+LOAD 'vdb';
+ALTER SYSTEM SET vdb.auto_seal = on;
+ALTER SYSTEM SET vdb.debug_crash_at = 'seal_build';
+SELECT pg_reload_conf();
+});
+$node->psql('postgres', q{VACUUM tw});
+ok($node->wait_for_log(qr/PANIC:  vdb\.debug_crash_at: crashing at step "seal_build"/, $logstart),
+	'worker: the background sealer crashed in the middle of the run');
+$node->poll_query_until('postgres', 'SELECT 1', '1')
+  or die 'server did not restart after the sealer crashed';
+$node->safe_psql('postgres', q{
+LOAD 'vdb';
+ALTER SYSTEM RESET vdb.debug_crash_at;
+SELECT pg_reload_conf();
+});
+is(states('tw'), 'sealed:1500,frozen:1000,growing:100',
+	'worker: the segment is still frozen after restart');
+check_table('worker', 'tw', 2600);
+$node->safe_psql('postgres', q{VACUUM tw});
+$node->poll_query_until('postgres',
+	q{SELECT count(*) FROM vdb_segments('tw_v') WHERE state = 'frozen'}, '0')
+  or diag('the frozen segment was not sealed in time');
+is(states('tw'), 'sealed:1500,growing:100,sealed:1000',
+	'worker: a background sealer seals it afterwards');
+check_table('worker, sealed again', 'tw', 2600);
+$node->safe_psql('postgres',
+	q{LOAD 'vdb'; ALTER SYSTEM RESET vdb.auto_seal; SELECT pg_reload_conf();});
 
 # The setting is superuser-only and rejects unknown steps.
 $node->safe_psql('postgres', q{CREATE ROLE plain LOGIN});
