@@ -19,9 +19,9 @@
  * present on the counted pages.
  *
  * Lock order is the metapage before a segment page, so a page found to
- * have dead entries is unlocked, and locked again after the metapage; its
- * dead entries are then looked up afresh (inserts may have added entries
- * to a tail page meanwhile; nobody else removes any).
+ * have dead entries is unlocked, and locked again after the metapage; if
+ * inserts added entries to it meanwhile (the growing tail), its dead
+ * entries are looked up again.
  */
 #include "postgres.h"
 
@@ -71,6 +71,7 @@ VacuumPage(Relation index, VdbSegment seg, BlockNumber blkno, uint16 flags,
 	bool		growing = (flags == VDB_PAGE_GROWING);
 	OffsetNumber deletable[MaxOffsetNumber];
 	int			ndeletable;
+	OffsetNumber maxoff;
 	Buffer		buf;
 	Buffer		metabuf;
 	Page		page;
@@ -85,22 +86,28 @@ VacuumPage(Relation index, VdbSegment seg, BlockNumber blkno, uint16 flags,
 		UnlockReleaseBuffer(buf);
 		return;
 	}
+	maxoff = PageGetMaxOffsetNumber(page);
 	ndeletable = FindDeadEntries(page, growing, callback, callback_state, deletable);
 	if (ndeletable == 0)
 	{
-		stats->num_index_tuples += PageGetMaxOffsetNumber(page);
+		stats->num_index_tuples += maxoff;
 		UnlockReleaseBuffer(buf);
 		return;
 	}
 	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 
-	/* Metapage first, then the page again; look the dead entries up afresh. */
+	/*
+	 * Metapage first, then the page again.  Entries are only ever appended
+	 * (to the growing tail) and only VACUUM removes any, so the dead entries
+	 * found are still where they were unless the page has grown.
+	 */
 	metabuf = ReadBuffer(index, VDB_IVF_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
 	VdbCheckPageStamp(index, page, blkno, seg->segid, seg->generation, flags);
-	ndeletable = FindDeadEntries(page, growing, callback, callback_state, deletable);
+	if (PageGetMaxOffsetNumber(page) != maxoff)
+		ndeletable = FindDeadEntries(page, growing, callback, callback_state, deletable);
 	stats->num_index_tuples += PageGetMaxOffsetNumber(page) - ndeletable;
 	if (ndeletable > 0)
 	{
