@@ -82,7 +82,7 @@ DROP INDEX sec_t_e;
 -- vdb_last_scan shows this backend's last scan and nobody else's: a new
 -- backend has none.
 SET enable_seqscan = off;
-SELECT id FROM sec_t ORDER BY v <-> '[1,2,3]' LIMIT 3;
+SELECT count(*) FROM (SELECT id FROM sec_t ORDER BY v <-> '[1,2,3]' LIMIT 3) s;
 SELECT returned > 0 AS saw_own_scan FROM vdb_last_scan();
 \c -
 SET client_min_messages = warning;
