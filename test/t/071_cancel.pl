@@ -202,5 +202,25 @@ is($node->safe_psql('postgres', "SET vdb.probes = 32768; SET enable_seqscan = of
 	$node->safe_psql('postgres', "SET enable_indexscan = off; $q"),
 	'the small-memory index is exact when it probes every list');
 
+# The widest vectors (2,000 dimensions) at maintenance_work_mem = 1MB: a
+# sealer always may hold 1,000 rows (8 MB), so the build degrades to small
+# segments instead of failing.
+($ret, $out, $err) = $node->psql('postgres', q{
+CREATE TABLE wide (id int, v vector(2000));
+INSERT INTO wide SELECT i, array(SELECT random()::real FROM generate_series(1, 2000)
+	WHERE i > 0)::vector FROM generate_series(1, 1500) i;
+SET maintenance_work_mem = '1MB';
+CREATE INDEX wide_v ON wide USING vdb_ivf (v);
+});
+is($ret, 0, 'CREATE INDEX on 2000-dimensional rows with maintenance_work_mem = 1MB succeeds')
+  or diag($err);
+is($node->safe_psql('postgres', q{
+SELECT count(*) >= 2 AND max(rows) <= 1000 AND sum(rows) = 1500
+FROM vdb_segments('wide_v') WHERE state = 'sealed'}),
+	't', 'the wide rows were sealed in segments of at most 1,000 rows');
+is($node->safe_psql('postgres',
+		"SELECT coalesce(string_agg(p, '; '), 'clean') FROM vdb_check('wide_v') p"),
+	'clean', 'the wide index is sound');
+
 $node->stop;
 done_testing();
