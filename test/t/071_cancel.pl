@@ -158,6 +158,32 @@ is($node->safe_psql('postgres', q{
 SELECT string_agg(state || ':' || rows, ',' ORDER BY segment_id) FROM vdb_segments('big2_v')}),
 	'frozen:250000,growing:0', 'the cancelled seal left the segment frozen');
 check_index('after the interrupted seals', 'big2', 'big2_v');
+
+# A background sealer cancelled in the middle of the same seal: it stops,
+# and the segment stays frozen.
+$node->safe_psql('postgres',
+	q{LOAD 'vdb'; ALTER SYSTEM SET vdb.auto_seal = on; SELECT pg_reload_conf();});
+$node->psql('postgres', q{VACUUM big2});
+my $sealer = q{SELECT pid FROM pg_stat_activity
+	WHERE backend_type = 'vdb sealer' AND query LIKE 'sealing segment%'};
+$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM ($sealer) s")
+  or die 'no background sealer started';
+usleep(500_000);
+$pid = $node->safe_psql('postgres', $sealer);
+isnt($pid, '', 'background sealer: still sealing after half a second');
+$node->safe_psql('postgres',
+	q{LOAD 'vdb'; ALTER SYSTEM RESET vdb.auto_seal; SELECT pg_reload_conf();});
+$t0 = time;
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid", 't')
+  or die 'the background sealer did not stop';
+my $took = time - $t0;
+cmp_ok($took, '<', $max_stop, "background sealer: stopped within $max_stop s of pg_cancel_backend");
+note(sprintf('background sealer: stopped %.3f s after pg_cancel_backend', $took));
+is($node->safe_psql('postgres', q{
+SELECT string_agg(state || ':' || rows, ',' ORDER BY segment_id) FROM vdb_segments('big2_v')}),
+	'frozen:250000,growing:0', 'the cancelled background seal left the segment frozen');
 is($node->safe_psql('postgres', q{SELECT vdb_seal('big2_v')}), '1',
 	'a later vdb_seal seals the frozen segment');
 is($node->safe_psql('postgres', q{
