@@ -20,6 +20,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -440,31 +441,44 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 	for (BlockNumber p = 0; p < h.ncentroid_pages; p++)
 	{
 		OffsetNumber maxoff;
+		VdbListData *lists;
 
+		/*
+		 * Copy the page's list headers and let the page go before reading
+		 * their posting pages: a held buffer lock would hold off interrupts
+		 * for the whole walk.
+		 */
 		buf = CheckReadPage(cs, seg->head + h.centroid_start + p, seg, VDB_PAGE_CENTROID);
 		if (!BufferIsValid(buf))
 			return;
 		page = BufferGetPage(buf);
 		maxoff = PageGetMaxOffsetNumber(page);
+		lists = palloc(sizeof(VdbListData) * Max(maxoff, 1));
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			memcpy(&lists[off - 1], PageGetItem(page, PageGetItemId(page, off)),
+				   offsetof(VdbListData, centroid));
+		UnlockReleaseBuffer(buf);
+
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			VdbListData l;
+			VdbListData *l = &lists[off - 1];
 			int64		inlist = 0;
 
-			memcpy(&l, PageGetItem(page, PageGetItemId(page, off)), offsetof(VdbListData, centroid));
-			if (l.start != expect_start || l.start + l.npages > seg->npages)
+			if (l->start != expect_start || l->start + l->npages > seg->npages)
 			{
 				Problem(cs, "segment %u: list %u covers pages %u..%u, expected to start at %u",
-						seg->segid, list, l.start, l.start + l.npages, expect_start);
-				UnlockReleaseBuffer(buf);
+						seg->segid, list, l->start, l->start + l->npages, expect_start);
+				pfree(lists);
 				return;
 			}
-			for (BlockNumber q = 0; q < l.npages; q++)
+			for (BlockNumber q = 0; q < l->npages; q++)
 			{
-				Buffer		pbuf = CheckReadPage(cs, seg->head + l.start + q, seg, VDB_PAGE_POSTING);
+				Buffer		pbuf;
 				Page		ppage;
 				OffsetNumber pmax;
 
+				CHECK_FOR_INTERRUPTS();
+				pbuf = CheckReadPage(cs, seg->head + l->start + q, seg, VDB_PAGE_POSTING);
 				if (!BufferIsValid(pbuf))
 					continue;
 				ppage = BufferGetPage(pbuf);
@@ -478,14 +492,14 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 				inlist += pmax;
 				UnlockReleaseBuffer(pbuf);
 			}
-			if (inlist > l.nentries)
+			if (inlist > l->nentries)
 				Problem(cs, "segment %u: list %u holds %lld entries, more than the %u written",
-						seg->segid, list, (long long) inlist, l.nentries);
+						seg->segid, list, (long long) inlist, l->nentries);
 			present += inlist;
-			expect_start += l.npages;
+			expect_start += l->npages;
 			list++;
 		}
-		UnlockReleaseBuffer(buf);
+		pfree(lists);
 	}
 	if (list != h.nlists)
 		Problem(cs, "segment %u: %u lists on centroid pages, header says %u", seg->segid, list, h.nlists);
@@ -652,11 +666,26 @@ vdb_check(PG_FUNCTION_ARGS)
 	VdbDistanceKind kind;
 	int			ngrowing = 0;
 	LOCKMODE	lockmode = RecoveryInProgress() ? AccessShareLock : ShareLock;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
 
 	CheckTableOwner(heapoid);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
 	heap = table_open(heapoid, lockmode);
+
+	/*
+	 * The check evaluates the index's expressions and predicate: run them as
+	 * the table owner in a security-restricted operation, as CREATE INDEX
+	 * and amcheck do, so that a superuser checking someone's index does not
+	 * run that someone's functions with superuser rights.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(heap->rd_rel->relowner,
+						   save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+
 	memset(&cs, 0, sizeof(cs));
 	cs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	cs.index = index_open(indexoid, AccessShareLock);
@@ -700,6 +729,9 @@ vdb_check(PG_FUNCTION_ARGS)
 		Problem(&cs, "directory has %d growing segments, expected 1", ngrowing);
 
 	CheckAgainstHeap(&cs, heap, dim, kind);
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	index_close(cs.index, AccessShareLock);
 	table_close(heap, lockmode);

@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "debug.h"
 #include "ivf.h"
 #include "ivf_write.h"
 #include "worker.h"
@@ -217,7 +218,11 @@ AppendEntry(Relation index, VdbGrowingEntry entry, Size entry_size)
 		if (!freeze && PageGetFreeSpace(page) >= entry_size)
 			AddEntry(index, tailbuf, entry, entry_size);	/* VACUUM made room */
 		else
+		{
 			VdbGrowNewPage(index, metabuf, tailbuf, freeze, (Item) entry, entry_size);
+			if (!freeze)
+				VdbCrashPoint(VDB_CRASH_INSERT_GROW);
+		}
 		UnlockReleaseBuffer(tailbuf);
 		UnlockReleaseBuffer(metabuf);
 		return freeze;
@@ -255,7 +260,10 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		entry->tid = *heap_tid;
 		AssignInterim(index, kind, dim, entry);
 		if (AppendEntry(index, entry, entry_size))
+		{
+			VdbCrashPoint(VDB_CRASH_INSERT_FREEZE);
 			VdbRequestSeal(heap, index);	/* worker.c */
+		}
 	}
 
 	MemoryContextSwitchTo(old);

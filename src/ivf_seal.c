@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "debug.h"
 #include "ivf.h"
 #include "ivf_write.h"
 #include "kmeans.h"
@@ -301,7 +302,11 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 							false, false) == InvalidOffsetNumber)
 				elog(ERROR, "could not add vdb_ivf posting entry");
 			if ((e + 1) % entries_per_page == 0 || e == counts[j] - 1)
+			{
 				VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+				if (!s->publish_each)
+					VdbCrashPoint(VDB_CRASH_SEAL_BUILD);
+			}
 		}
 	}
 	Assert(blk == npages);
@@ -413,7 +418,10 @@ VdbSealerSealPiece(VdbSealer *s, int nrows)
 	MemoryContextReset(s->scratch);
 
 	if (s->publish_each)
+	{
 		PublishSegments(s->index, 0, 0, &seg, 1);
+		VdbCrashPoint(VDB_CRASH_BUILD);
+	}
 	else
 	{
 		if (s->sealed == NULL)
@@ -554,9 +562,7 @@ VdbSealFrozen(Relation heap, Relation index, uint32 segid)
 
 	for (blkno = frozen->head;;)
 	{
-		Buffer		buf;
-		Page		page;
-		OffsetNumber maxoff;
+		OffsetNumber off = FirstOffsetNumber;
 		BlockNumber next;
 
 		if (++visited > frozen->npages)
@@ -564,21 +570,37 @@ VdbSealFrozen(Relation heap, Relation index, uint32 segid)
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("chain of segment %u of index \"%s\" is longer than its directory entry says",
 							segid, RelationGetRelationName(index))));
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		VdbCheckPageStamp(index, page, blkno, segid, frozen->generation, VDB_PAGE_GROWING);
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			VdbGrowingEntry entry = (VdbGrowingEntry) PageGetItem(page, PageGetItemId(page, off));
 
-			if (VdbSealerRows(s) == s->capacity)
-				VdbSealerSealPiece(s, s->capacity);
-			VdbSealerAdd(s, &entry->tid, entry->x);
+		/*
+		 * Copy the page's entries into the sealer.  When it fills up, seal a
+		 * piece with no buffer lock held (a piece takes seconds: a held lock
+		 * would keep interrupts off, and the seal takes the metapage, which
+		 * comes first in the lock order), then read on from the same entry.
+		 * The page cannot change meanwhile: it is frozen, and the caller's
+		 * lock keeps VACUUM out.
+		 */
+		for (;;)
+		{
+			Buffer		buf = ReadBuffer(index, blkno);
+			Page		page;
+			OffsetNumber maxoff;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			VdbCheckPageStamp(index, page, blkno, segid, frozen->generation, VDB_PAGE_GROWING);
+			maxoff = PageGetMaxOffsetNumber(page);
+			for (; off <= maxoff && VdbSealerRows(s) < s->capacity; off++)
+			{
+				VdbGrowingEntry entry = (VdbGrowingEntry) PageGetItem(page, PageGetItemId(page, off));
+
+				VdbSealerAdd(s, &entry->tid, entry->x);
+			}
+			next = VdbPageGetOpaque(page)->nextblkno;
+			UnlockReleaseBuffer(buf);
+			if (off > maxoff)
+				break;
+			VdbSealerSealPiece(s, s->capacity);
 		}
-		next = VdbPageGetOpaque(page)->nextblkno;
-		UnlockReleaseBuffer(buf);
 		if (blkno == frozen->tail)
 			break;
 		if (next == InvalidBlockNumber)
@@ -593,7 +615,9 @@ VdbSealFrozen(Relation heap, Relation index, uint32 segid)
 	if (VdbSealerRows(s) > 0)
 		VdbSealerSealPiece(s, VdbSealerRows(s));
 
+	VdbCrashPoint(VDB_CRASH_SEAL_PUBLISH);
 	PublishSegments(index, segid, frozen->generation, s->sealed, s->nsealed);
+	VdbCrashPoint(VDB_CRASH_SEAL_PUBLISHED);
 	VdbSealerFree(s);
 	pfree(meta);
 	return 1;

@@ -2,17 +2,26 @@
  * ivf_vacuum.c
  *	  VACUUM for vdb_ivf: remove dead entries from every segment.
  *
- * Entries are removed in place (PageIndexMultiDelete under generic WAL) from
- * growing and frozen chains and from sealed posting pages; the directory's
- * ndead counters are updated at the end, in one metapage record.
+ * Entries are removed in place (PageIndexMultiDelete) from growing and
+ * frozen chains and from sealed posting pages.  Each page's removals and
+ * the matching addition to its segment's ndead counter are one generic WAL
+ * record (the page and the metapage), so a crash between two pages leaves
+ * every counter exact.  (Counting at the end, in a record of its own, lost
+ * the count of every page already cleaned when VACUUM crashed in between:
+ * nrows - ndead then stayed wrong for good.)
  *
  * Row accounting: a growing segment's nrows counts the entries of its pages
  * but the tail, counted when a page stops being the tail.  Entries removed
  * from the current tail page are therefore not added to ndead (they will
- * never be counted); to tell, the tail page is visited with the metapage
- * share-locked, which keeps it from stopping being the tail meanwhile.
- * With that, nrows - ndead is always the number of entries present on the
- * counted pages.
+ * never be counted).  Whether a page is the tail is decided under the
+ * exclusive metapage lock, which keeps it from stopping being the tail
+ * meanwhile.  With that, nrows - ndead is always the number of entries
+ * present on the counted pages.
+ *
+ * Lock order is the metapage before a segment page, so a page found to
+ * have dead entries is unlocked, and locked again after the metapage; if
+ * inserts added entries to it meanwhile (the growing tail), its dead
+ * entries are looked up again.
  */
 #include "postgres.h"
 
@@ -22,21 +31,19 @@
 #include "storage/indexfsm.h"
 #include "utils/rel.h"
 
+#include "debug.h"
 #include "ivf.h"
 #include "ivf_write.h"
 #include "worker.h"
 
 /*
- * Remove the dead entries of one page.  Returns how many were removed and
- * adds the entries kept to *kept.
+ * Collect the offsets of a page's entries whose heap tuples are dead.
  */
 static int
-VacuumPage(Relation index, Buffer buf, bool growing,
-		   IndexBulkDeleteCallback callback, void *callback_state, double *kept)
+FindDeadEntries(Page page, bool growing, IndexBulkDeleteCallback callback,
+				void *callback_state, OffsetNumber *deletable)
 {
-	Page		page = BufferGetPage(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-	OffsetNumber deletable[MaxOffsetNumber];
 	int			ndeletable = 0;
 
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
@@ -48,39 +55,104 @@ VacuumPage(Relation index, Buffer buf, bool growing,
 		if (callback(tid, callback_state))
 			deletable[ndeletable++] = off;
 	}
+	return ndeletable;
+}
+
+/*
+ * Remove the dead entries of one page of a segment, counting them into the
+ * segment's ndead in the same WAL record unless the page is the growing
+ * segment's tail.  Adds the entries kept to stats->num_index_tuples.
+ */
+static void
+VacuumPage(Relation index, VdbSegment seg, BlockNumber blkno, uint16 flags,
+		   IndexVacuumInfo *info, IndexBulkDeleteCallback callback,
+		   void *callback_state, IndexBulkDeleteResult *stats)
+{
+	bool		growing = (flags == VDB_PAGE_GROWING);
+	OffsetNumber deletable[MaxOffsetNumber];
+	int			ndeletable;
+	OffsetNumber maxoff;
+	Buffer		buf;
+	Buffer		metabuf;
+	Page		page;
+
+	buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	VdbCheckPageStamp(index, page, blkno, seg->segid, seg->generation, flags);
+	if (!(VdbPageGetOpaque(page)->flags & (VDB_PAGE_GROWING | VDB_PAGE_POSTING)))
+	{
+		/* A sealed run's header or centroid page: no entries. */
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	maxoff = PageGetMaxOffsetNumber(page);
+	ndeletable = FindDeadEntries(page, growing, callback, callback_state, deletable);
+	if (ndeletable == 0)
+	{
+		stats->num_index_tuples += maxoff;
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+
+	/*
+	 * Metapage first, then the page again.  Entries are only ever appended
+	 * (to the growing tail) and only VACUUM removes any, so the dead entries
+	 * found are still where they were unless the page has grown.
+	 */
+	metabuf = ReadBuffer(index, VDB_IVF_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	VdbCheckPageStamp(index, page, blkno, seg->segid, seg->generation, flags);
+	if (PageGetMaxOffsetNumber(page) != maxoff)
+		ndeletable = FindDeadEntries(page, growing, callback, callback_state, deletable);
+	stats->num_index_tuples += PageGetMaxOffsetNumber(page) - ndeletable;
 	if (ndeletable > 0)
 	{
 		GenericXLogState *state = GenericXLogStart(index);
+		VdbMetaPage meta = VdbPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+		VdbSegment	now = VdbFindSegment(meta, seg->segid);
 
 		page = GenericXLogRegisterBuffer(state, buf, 0);
 		PageIndexMultiDelete(page, deletable, ndeletable);
+
+		/*
+		 * The growing tail's entries are not counted yet (see above).  A
+		 * dropped segment's counters no longer matter (VACUUM excludes
+		 * sealers, P18, so it cannot happen meanwhile anyway).
+		 */
+		if (now != NULL && now->generation == seg->generation &&
+			now->state != VDB_SEGMENT_DROPPED &&
+			!(now->state == VDB_SEGMENT_GROWING && now->tail == blkno))
+			now->ndead += ndeletable;
 		GenericXLogFinish(state);
+		stats->tuples_removed += ndeletable;
 	}
-	*kept += maxoff - ndeletable;
-	return ndeletable;
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
+	if (ndeletable > 0)
+		VdbCrashPoint(VDB_CRASH_VACUUM);
 }
 
 /*
  * Vacuum a growing or frozen chain, up to the tail it had when VACUUM
  * started: later entries belong to rows inserted after the heap was
- * scanned, which cannot be dead.  Returns the removals to add to ndead.
+ * scanned, which cannot be dead.
  */
-static uint32
+static void
 VacuumChain(Relation index, VdbSegment seg, IndexVacuumInfo *info,
 			IndexBulkDeleteCallback callback, void *callback_state,
 			IndexBulkDeleteResult *stats)
 {
 	BlockNumber blkno = seg->head;
 	BlockNumber visited = 0;
-	uint32		counted = 0;
 
 	for (;;)
 	{
-		Buffer		metabuf = InvalidBuffer;
 		Buffer		buf;
-		bool		is_tail = false;
 		BlockNumber next;
-		int			removed;
 
 		if (++visited > seg->npages)
 			ereport(ERROR,
@@ -89,67 +161,37 @@ VacuumChain(Relation index, VdbSegment seg, IndexVacuumInfo *info,
 							seg->segid, RelationGetRelationName(index))));
 		vacuum_delay_point();
 
-		if (blkno == seg->tail && seg->state == VDB_SEGMENT_GROWING)
-		{
-			VdbSegment	now;
+		VacuumPage(index, seg, blkno, VDB_PAGE_GROWING, info, callback,
+				   callback_state, stats);
 
-			metabuf = ReadBuffer(index, VDB_IVF_METAPAGE_BLKNO);
-			LockBuffer(metabuf, BUFFER_LOCK_SHARE);
-			now = VdbFindSegment(VdbPageGetMeta(BufferGetPage(metabuf)), seg->segid);
-			is_tail = (now != NULL && now->state == VDB_SEGMENT_GROWING && now->tail == blkno);
-		}
+		/* The link of a page before the tail is written once, never changed. */
+		if (blkno == seg->tail)
+			break;
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		VdbCheckPageStamp(index, BufferGetPage(buf), blkno, seg->segid, seg->generation,
-						  VDB_PAGE_GROWING);
-		removed = VacuumPage(index, buf, true, callback, callback_state,
-							 &stats->num_index_tuples);
-		stats->tuples_removed += removed;
-		if (!is_tail)
-			counted += removed;
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		next = VdbPageGetOpaque(BufferGetPage(buf))->nextblkno;
 		UnlockReleaseBuffer(buf);
-		if (BufferIsValid(metabuf))
-			UnlockReleaseBuffer(metabuf);
-		if (blkno == seg->tail || next == InvalidBlockNumber)
+		if (next == InvalidBlockNumber)
 			break;
 		blkno = next;
 	}
-	return counted;
 }
 
 /*
  * Vacuum the posting pages of a sealed run.
  */
-static uint32
+static void
 VacuumRun(Relation index, VdbSegment seg, IndexVacuumInfo *info,
 		  IndexBulkDeleteCallback callback, void *callback_state,
 		  IndexBulkDeleteResult *stats)
 {
-	uint32		removed = 0;
-
 	for (BlockNumber blkno = seg->head; blkno < seg->head + seg->npages; blkno++)
 	{
-		Buffer		buf;
-		Page		page;
-
 		vacuum_delay_point();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		VdbCheckPageStamp(index, page, blkno, seg->segid, seg->generation,
-						  VDB_PAGE_SEALED_HEADER | VDB_PAGE_CENTROID | VDB_PAGE_POSTING);
-		if (VdbPageGetOpaque(page)->flags & VDB_PAGE_POSTING)
-		{
-			int			n = VacuumPage(index, buf, false, callback, callback_state,
-									   &stats->num_index_tuples);
-
-			removed += n;
-			stats->tuples_removed += n;
-		}
-		UnlockReleaseBuffer(buf);
+		VacuumPage(index, seg, blkno,
+				   VDB_PAGE_SEALED_HEADER | VDB_PAGE_CENTROID | VDB_PAGE_POSTING,
+				   info, callback, callback_state, stats);
 	}
-	return removed;
 }
 
 /*
@@ -161,8 +203,6 @@ ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 {
 	Relation	index = info->index;
 	VdbMetaPage meta = VdbCopyMeta(index);
-	uint32	   *removed = palloc0(sizeof(uint32) * Max(meta->nsegments, 1));
-	bool		any = false;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
@@ -176,45 +216,19 @@ ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		{
 			case VDB_SEGMENT_GROWING:
 			case VDB_SEGMENT_FROZEN:
-				removed[i] = VacuumChain(index, seg, info, callback, callback_state, stats);
+				VacuumChain(index, seg, info, callback, callback_state, stats);
 				break;
 			case VDB_SEGMENT_SEALED:
-				removed[i] = VacuumRun(index, seg, info, callback, callback_state, stats);
+				VacuumRun(index, seg, info, callback, callback_state, stats);
 				break;
 			default:
 				break;
 		}
-		if (removed[i] > 0)
-			any = true;
 	}
-
-	if (any)
-	{
-		Buffer		metabuf = ReadBuffer(index, VDB_IVF_METAPAGE_BLKNO);
-		GenericXLogState *state;
-		VdbMetaPage wmeta;
-
-		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-		state = GenericXLogStart(index);
-		wmeta = VdbPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
-		for (uint32 i = 0; i < meta->nsegments; i++)
-		{
-			VdbSegment	seg;
-
-			if (removed[i] == 0)
-				continue;
-			seg = VdbFindSegment(wmeta, meta->segments[i].segid);
-			if (seg != NULL && seg->generation == meta->segments[i].generation &&
-				seg->state != VDB_SEGMENT_DROPPED)
-				seg->ndead += removed[i];
-		}
-		GenericXLogFinish(state);
-		UnlockReleaseBuffer(metabuf);
-	}
+	VdbCrashPoint(VDB_CRASH_VACUUM_DONE);
 
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	stats->estimated_count = false;
-	pfree(removed);
 	pfree(meta);
 	return stats;
 }

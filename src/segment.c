@@ -15,6 +15,7 @@
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 
+#include "debug.h"
 #include "distance.h"
 #include "ivf.h"
 #include "ivf_write.h"
@@ -472,6 +473,8 @@ VdbFreezeGrowing(Relation index)
 	}
 	UnlockReleaseBuffer(tailbuf);
 	UnlockReleaseBuffer(metabuf);
+	if (froze)
+		VdbCrashPoint(VDB_CRASH_FREEZE);
 	return froze;
 }
 

@@ -27,6 +27,7 @@ _PG_init(void)
 	TableamInit();
 	IvfInit();
 	WorkerInit();
+	DebugInit();
 
 	/* Reject misspelt vdb.* settings instead of keeping them as placeholders. */
 	MarkGUCPrefixReserved("vdb");

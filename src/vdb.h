@@ -10,5 +10,6 @@ extern void DistanceInit(void);
 extern void TableamInit(void);
 extern void IvfInit(void);
 extern void WorkerInit(void);
+extern void DebugInit(void);
 
 #endif							/* VDB_H */
