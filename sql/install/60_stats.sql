@@ -15,9 +15,10 @@
 -- lock with the key (database, index OID, 2, 0x7664) (src/worker.c,
 -- SetIndexTag); pg_locks shows those fields as database, classid, objid
 -- and objsubid.  A backend launching a sealer holds the same lock for an
--- instant to test it, so only a holder whose backend_type is 'vdb sealer'
--- counts.  pg_locks and pg_stat_activity's pid and backend_type need no
--- privilege.
+-- instant to test it, so only a holder that is a sealer counts.  pg_locks
+-- needs no privilege; pg_stat_activity hides backend_type from users
+-- without pg_read_all_stats but shows everyone application_name, which a
+-- sealer sets to 'vdb sealer' too.
 CREATE VIEW vdb_stats AS
 SELECT
 	i.oid::regclass AS index_name,
@@ -57,7 +58,8 @@ CROSS JOIN LATERAL (
 LEFT JOIN LATERAL (
 	SELECT min(l.pid) AS pid
 	FROM pg_locks l
-	JOIN pg_stat_activity a ON a.pid = l.pid AND a.backend_type = 'vdb sealer'
+	JOIN pg_stat_activity a ON a.pid = l.pid
+		AND (a.backend_type = 'vdb sealer' OR a.application_name = 'vdb sealer')
 	WHERE l.locktype = 'advisory' AND l.granted
 		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND l.classid = i.oid AND l.objid = 2 AND l.objsubid = 30308
