@@ -55,15 +55,16 @@ CROSS JOIN LATERAL (
 						   AND NOT (i.relpersistence = 'u' AND pg_is_in_recovery())
 						   THEN i.oid::regclass END) g
 ) s
-LEFT JOIN LATERAL (
-	SELECT min(l.pid) AS pid
+LEFT JOIN (
+	SELECT l.classid AS indexoid, min(l.pid) AS pid
 	FROM pg_locks l
 	JOIN pg_stat_activity a ON a.pid = l.pid
 		AND (a.backend_type = 'vdb sealer' OR a.application_name = 'vdb sealer')
 	WHERE l.locktype = 'advisory' AND l.granted
 		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND l.classid = i.oid AND l.objid = 2 AND l.objsubid = 30308
-) w ON true
+		AND l.objid = 2 AND l.objsubid = 30308
+	GROUP BY l.classid
+) w ON w.indexoid = i.oid
 WHERE has_table_privilege(t.oid, 'SELECT')
 	AND NOT pg_is_other_temp_schema(i.relnamespace)
 	AND NOT (i.relpersistence = 'u' AND pg_is_in_recovery());
