@@ -1,7 +1,9 @@
 # vdb_stats while a background sealer works: the index's row says a sealer
 # runs (with the pid pg_stat_activity shows for it) and how many rows wait,
 # also to a user without any privilege but SELECT on the table; once the
-# seal is published the row says nothing waits and no sealer runs.
+# seal is published the row says nothing waits and no sealer runs.  The
+# view skips what it cannot read: another session's TEMP index, and an
+# UNLOGGED index on a standby.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -9,7 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('stats');
-$node->init;
+$node->init(allows_streaming => 1);
 $node->append_conf('postgresql.conf', qq(
 autovacuum = off
 vdb.seal_delay = '300ms'
@@ -71,6 +73,38 @@ is( $node->safe_psql('postgres', q{
 SELECT frozen_segments, sealed_segments, rows_to_seal, sealed_rows, sealer_pid IS NULL
 FROM vdb_stats WHERE index_name = 'items_v'::regclass}),
 	'0|1|200|1000|t', 'after the seal: 1000 rows sealed, 200 growing, no sealer');
+
+# Another session's TEMP index lives in that session's local buffers.
+my $temp = $node->background_psql('postgres');
+$temp->query_safe(q{CREATE TEMP TABLE scratch (v vector(8));
+CREATE INDEX scratch_v ON scratch USING vdb_ivf (v);
+INSERT INTO scratch VALUES ('[1,2,3,4,5,6,7,8]')});
+is($temp->query_safe(q{SELECT rows_to_seal FROM vdb_stats WHERE index_name::text LIKE '%scratch_v'}),
+	'1', 'a session sees its own TEMP index');
+is($node->safe_psql('postgres',
+		q{SELECT string_agg(index_name::text, ',' ORDER BY index_name::text) FROM vdb_stats}),
+	'items_v,other_v', 'other sessions skip it');
+$temp->quit;
+
+# On a standby: no sealer, and an unlogged index (no data there) is skipped.
+$node->safe_psql('postgres', q{
+CREATE UNLOGGED TABLE cache (v vector(8));
+CREATE INDEX cache_v ON cache USING vdb_ivf (v);
+INSERT INTO cache VALUES ('[1,2,3,4,5,6,7,8]');
+});
+is($node->safe_psql('postgres', q{SELECT rows_to_seal FROM vdb_stats
+	WHERE index_name = 'cache_v'::regclass}), '1', 'the primary shows the unlogged index');
+$node->backup('backup');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($node, 'backup', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby);
+is( $standby->safe_psql('postgres', q{
+SELECT string_agg(index_name || ':' || sealed_rows || ':' || rows_to_seal || ':' || sealer_running,
+	',' ORDER BY index_name::text) FROM vdb_stats}),
+	'items_v:1000:200:false,other_v:0:0:false',
+	'the standby shows the replicated indexes, no sealer, no unlogged index');
+$standby->stop;
 
 $node->stop;
 done_testing();
