@@ -7,9 +7,9 @@
 -- vdb_segments() is STRICT and is handed NULL for anything but a vdb_ivf
 -- index on a table the user can read, so it is never called (and never
 -- raises) for one, whatever order the planner evaluates joins and filters
--- in.  Other sessions' temporary indexes are skipped (their
--- pages live in local buffers nobody else can read), and so are unlogged
--- indexes on a standby (they have no main fork there).
+-- in.  Other sessions' temporary indexes are skipped (their pages live in
+-- local buffers nobody else can read), and so are unlogged indexes on a
+-- standby (they have no main fork there).
 --
 -- A sealer holds, for as long as it works on an index, a session advisory
 -- lock with the key (database, index OID, 2, 0x7664) (src/worker.c,
