@@ -19,6 +19,7 @@
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
+#include "optimizer/plancat.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
@@ -69,6 +70,22 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	VdbSealerAdd(bs->sealer, tid, bs->x);
 	bs->indtuples++;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+}
+
+/*
+ * The rows a build will read, for tuples_total in the progress report: the
+ * planner's estimate, which also covers a table never vacuumed or analyzed
+ * (reltuples -1) by extrapolating from its size.
+ */
+static int64
+EstimateTableRows(Relation heap)
+{
+	BlockNumber pages;
+	double		tuples;
+	double		allvisfrac;
+
+	estimate_rel_size(heap, NULL, &pages, &tuples, &allvisfrac);
+	return (int64) Max(tuples, 0);
 }
 
 /*
@@ -133,7 +150,7 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VDB_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
-								 (int64) Max(heap->rd_rel->reltuples, 0));
+								 EstimateTableRows(heap));
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 									   BuildCallback, &bs, NULL);
 
