@@ -162,6 +162,9 @@ SetSlotTag(LOCKTAG *tag, int slot)
 
 /*
  * The advisory lock tag that one sealer of an index holds.
+ *
+ * sql/install/60_stats.sql (the vdb_stats view) finds running sealers by
+ * this key in pg_locks: keep the two in step (TAP 063 checks it).
  */
 static void
 SetIndexTag(LOCKTAG *tag, Oid indexoid)
