@@ -188,7 +188,7 @@ VdbTooManySegments(Relation index)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("index \"%s\" has too many segments (at most %d)",
 					RelationGetRelationName(index), (int) VDB_MAX_SEGMENTS),
-			 errdetail("Sealed segments are not merged yet."),
+			 errdetail("The sealer merges only sealed segments smaller than half of segment_rows."),
 			 errhint("REINDEX the index, or rebuild it with a larger segment_rows.")));
 }
 
