@@ -52,4 +52,4 @@ as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 trap 'as_user "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null' EXIT
 
 as_user env PGHOST="$dir" PGPORT="$port" PGDATABASE=postgres \
-	python3 "$top/test/bench/search/bench.py" "$@"
+	/usr/bin/python3 "$top/test/bench/search/bench.py" "$@"
