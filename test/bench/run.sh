@@ -10,7 +10,8 @@
 # 2 when the suite itself failed.  BENCH_DIR (default /tmp/vdb-bench-suite)
 # holds the install and data directory and is removed at the end unless
 # BENCH_KEEP=1.  Extra arguments go to suite.py (see suite.py --help).
-set -euo pipefail
+set -Eeuo pipefail
+trap 'exit 2' ERR	# a failed step is a failed suite, not a missed target
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${BENCH_DIR:-/tmp/vdb-bench-suite}

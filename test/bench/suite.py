@@ -801,4 +801,10 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception:
+        # a broken run is not a missed target: exit 2, not 1
+        import traceback
+        traceback.print_exc()
+        sys.exit(2)
