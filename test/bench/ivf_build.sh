@@ -19,7 +19,7 @@ if [ "$("${psql[@]}" -Atc "SELECT to_regclass('fmnist') IS NULL")" = t ]; then
 	echo "loading Fashion-MNIST train set"
 	"${psql[@]}" -c "CREATE TABLE fmnist (id int, label int, v vector(784))" \
 		-c "ALTER TABLE fmnist ALTER COLUMN v SET STORAGE PLAIN"
-	python3 "$here/fashion_to_copy.py" train | "${psql[@]}" -c "COPY fmnist FROM STDIN"
+	/usr/bin/python3 "$here/fashion_to_copy.py" train | "${psql[@]}" -c "COPY fmnist FROM STDIN"
 	"${psql[@]}" -c "VACUUM ANALYZE fmnist"
 fi
 

@@ -31,6 +31,8 @@ SEGMENT_ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 NQUERIES = int(sys.argv[2]) if len(sys.argv) > 2 else 100
 PROBES = (4, 10, 20)
 CHUNK = 5000
+# fashion_to_copy.py reads through fmnist.py, which needs numpy: Debian's python3 has it
+DATA_PYTHON = "/usr/bin/python3"
 
 
 def psql(sql, check=True):
@@ -82,9 +84,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         train = os.path.join(tmp, "train.copy")
         with open(train, "w") as f:
-            subprocess.run([sys.executable, os.path.join(HERE, "fashion_to_copy.py"), "train"],
+            subprocess.run([DATA_PYTHON, os.path.join(HERE, "fashion_to_copy.py"), "train"],
                            stdout=f, check=True)
-        test = subprocess.run([sys.executable, os.path.join(HERE, "fashion_to_copy.py"), "test"],
+        test = subprocess.run([DATA_PYTHON, os.path.join(HERE, "fashion_to_copy.py"), "test"],
                               capture_output=True, text=True, check=True).stdout
         queries = [line.split("\t")[2] for line in test.splitlines()[:NQUERIES]]
         lines = open(train).read().splitlines(keepends=True)

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from worker_ingest import psql, query_script, parse_results, pct, HERE  # noqa: E402
+from worker_ingest import psql, query_script, parse_results, pct, HERE, DATA_PYTHON  # noqa: E402
 
 SEGMENT_ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 CHUNK = int(sys.argv[2]) if len(sys.argv) > 2 else 2500
@@ -40,9 +40,9 @@ def measure(queries, exact, label):
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)
-        train = subprocess.run([sys.executable, os.path.join(HERE, "fashion_to_copy.py"), "train"],
+        train = subprocess.run([DATA_PYTHON, os.path.join(HERE, "fashion_to_copy.py"), "train"],
                                capture_output=True, text=True, check=True).stdout.splitlines(keepends=True)
-        test = subprocess.run([sys.executable, os.path.join(HERE, "fashion_to_copy.py"), "test"],
+        test = subprocess.run([DATA_PYTHON, os.path.join(HERE, "fashion_to_copy.py"), "test"],
                               capture_output=True, text=True, check=True).stdout
         queries = [line.split("\t")[2] for line in test.splitlines()[:NQUERIES]]
         psql(f"""DROP TABLE IF EXISTS fm_m;

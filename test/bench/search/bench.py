@@ -12,60 +12,16 @@ Connects with the usual PG* environment variables (see README.md, or use
 run.sh which starts a private server).  Prints a Markdown report.
 """
 import argparse
-import gzip
 import io
 import os
-import struct
 import sys
 import time
 
 import numpy as np
 import psycopg2
 
-DATA = "/usr/share/datasets/fashion-mnist"
-
-
-def read_idx_images(path, limit=None):
-    """Read an idx3-ubyte.gz file into an (n, rows*cols) float32 array."""
-    with gzip.open(path, "rb") as f:
-        magic, n, rows, cols = struct.unpack(">IIII", f.read(16))
-        if magic != 2051:
-            sys.exit(f"{path}: not an idx3 image file")
-        if limit is not None:
-            n = min(n, limit)
-        buf = f.read(n * rows * cols)
-    return np.frombuffer(buf, dtype=np.uint8).reshape(n, rows * cols).astype(np.float32)
-
-
-def read_idx_labels(path, limit=None):
-    """Read an idx1-ubyte.gz label file."""
-    with gzip.open(path, "rb") as f:
-        magic, n = struct.unpack(">II", f.read(8))
-        if magic != 2049:
-            sys.exit(f"{path}: not an idx1 label file")
-        if limit is not None:
-            n = min(n, limit)
-        return np.frombuffer(f.read(n), dtype=np.uint8).astype(np.int64)
-
-
-def ground_truth(base, queries, k):
-    """Exact k nearest (L2) of every query, and their distances."""
-    base_norms = (base.astype(np.float64) ** 2).sum(axis=1)
-    ids = np.empty((len(queries), k), dtype=np.int64)
-    dists = np.empty((len(queries), k), dtype=np.float64)
-    for start in range(0, len(queries), 100):
-        q = queries[start:start + 100].astype(np.float64)
-        d = base_norms[None, :] - 2.0 * q @ base.T.astype(np.float64) + (q ** 2).sum(axis=1)[:, None]
-        part = np.argpartition(d, k, axis=1)[:, :k]
-        for i in range(len(q)):
-            order = part[i][np.argsort(d[i, part[i]], kind="stable")]
-            ids[start + i] = order
-            dists[start + i] = d[i, order]
-    return ids, np.sqrt(np.maximum(dists, 0))
-
-
-def literal(v):
-    return "[" + ",".join(str(int(x)) for x in v) + "]"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fmnist  # noqa: E402
 
 
 def recall(got, truth_dists, base, query, k):
@@ -108,14 +64,12 @@ def main():
     args = ap.parse_args()
     k = args.k
 
-    base = read_idx_images(os.path.join(DATA, "train-images-idx3-ubyte.gz"))
-    queries = read_idx_images(os.path.join(DATA, "t10k-images-idx3-ubyte.gz"), args.queries)
-    base_labels = read_idx_labels(os.path.join(DATA, "train-labels-idx1-ubyte.gz"))
-    query_labels = read_idx_labels(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz"), args.queries)
+    base, base_labels = fmnist.load("train")
+    queries, query_labels = fmnist.load("t10k", args.queries)
     t = time.perf_counter()
-    _, truth_dists = ground_truth(base, queries, k)
+    _, truth_dists = fmnist.exact_neighbours(base, queries, k)
     print(f"ground truth: {time.perf_counter() - t:.1f} s (numpy brute force)", file=sys.stderr)
-    lits = [literal(q) for q in queries]
+    lits = [fmnist.vector_literal(q) for q in queries]
 
     conn = psycopg2.connect("")
     conn.autocommit = True
@@ -129,7 +83,7 @@ def main():
         cur.execute("DROP TABLE IF EXISTS fmnist")
         cur.execute("CREATE TABLE fmnist (id int, label int, embedding vector(784))")
         cur.execute("ALTER TABLE fmnist ALTER COLUMN embedding SET STORAGE PLAIN")
-        text = io.StringIO("".join(f"{i}\t{base_labels[i]}\t{literal(v)}\n"
+        text = io.StringIO("".join(f"{i}\t{base_labels[i]}\t{fmnist.vector_literal(v)}\n"
                                    for i, v in enumerate(base)))
         t = time.perf_counter()
         cur.copy_expert("COPY fmnist (id, label, embedding) FROM STDIN", text)
@@ -220,7 +174,7 @@ def filtered(cur, args, base, base_labels, queries, query_labels, lits, k):
         recalls = []
         for i, r in enumerate(res):
             subset = np.nonzero(base_labels == labels[i])[0]
-            _, d = ground_truth(base[subset], queries[i:i + 1], k)
+            _, d = fmnist.exact_neighbours(base[subset], queries[i:i + 1], k)
             got = [g for g in r]
             recalls.append(recall(got, d[0], base, queries[i], k))
         short = sum(1 for r in res if len(r) < k)
