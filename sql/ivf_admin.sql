@@ -2,13 +2,7 @@
 -- vdb_check.
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.err(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE cmd;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN sqlstate || ': ' || sqlerrm;
-END $$;
+\i sql/include/err.sql
 
 CREATE TABLE ia (id int, v vector(3));
 INSERT INTO ia VALUES (1, '[1,2,3]'), (2, '[4,5,6]');

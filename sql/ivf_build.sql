@@ -1,15 +1,7 @@
 -- vdb_ivf: CREATE INDEX, options and the errors of a build.
 SET client_min_messages = warning;
 
--- Report an error's SQLSTATE with its message (messages alone can hide a
--- wrong error class).
-CREATE FUNCTION pg_temp.err(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE cmd;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN sqlstate || ': ' || sqlerrm;
-END $$;
+\i sql/include/err.sql
 
 -- Deterministic clustered-ish vectors of 8 dimensions.
 CREATE FUNCTION pg_temp.vec(i int, dim int DEFAULT 8) RETURNS vector LANGUAGE sql AS $$

@@ -3,13 +3,7 @@ SET client_min_messages = warning;
 -- Frozen segments stay frozen here: no background sealer (worker.c).
 SET vdb.auto_seal = off;
 
-CREATE FUNCTION pg_temp.err(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE cmd;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN sqlstate || ': ' || sqlerrm;
-END $$;
+\i sql/include/err.sql
 
 CREATE FUNCTION pg_temp.vec(i int, dim int DEFAULT 8) RETURNS vector LANGUAGE sql AS $$
 	SELECT ('[' || string_agg(((i * 7919 + d * 104729) % 1000 / 100.0 + (i % 5) * 10)::text, ',') || ']')::vector

@@ -5,13 +5,7 @@
 -- first in search_path shadows vdb's functions and operators.
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.err(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE cmd;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN sqlstate || ': ' || sqlerrm;
-END $$;
+\i sql/include/err.sql
 
 CREATE ROLE regress_vdb_owner;
 CREATE ROLE regress_vdb_reader;

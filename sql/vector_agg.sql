@@ -1,14 +1,7 @@
 -- Aggregates (avg, sum) and the btree operator class (ordering, DISTINCT,
--- GROUP BY, UNIQUE).  pg_temp.try() prints the SQLSTATE and message of a
+-- GROUP BY, UNIQUE).  pg_temp.err() prints the SQLSTATE and message of a
 -- statement's error.
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/err.sql
 
 -- avg and sum; NULL rows are skipped, no rows give NULL
 SELECT avg(v), sum(v) FROM (VALUES ('[1,2,3]'::vector), ('[3,4,5]'), (NULL), ('[5,0,-2]')) t(v);
@@ -39,7 +32,7 @@ SELECT v FROM va;
 DROP TABLE va;
 
 -- errors: mixed dimensions 22000, sum overflow 22003
-SELECT stmt, pg_temp.try(stmt)
+SELECT stmt, pg_temp.err(stmt)
 FROM unnest(ARRAY[
 	$$SELECT avg(v) FROM (VALUES ('[1,2]'::vector), ('[1,2,3]')) t(v)$$,
 	$$SELECT sum(v) FROM (VALUES ('[1,2]'::vector), ('[1,2,3]')) t(v)$$,
@@ -88,7 +81,7 @@ INSERT INTO vb (v) VALUES ('[1,2]'), ('[1,2]'), ('[3]'), ('[1,2,0]'), ('[0,1]'),
 SELECT DISTINCT v FROM vb ORDER BY v;
 SELECT min(id), v, count(*) FROM vb GROUP BY v ORDER BY min(id);
 CREATE UNIQUE INDEX vb_v ON vb (v) WHERE id > 2;
-SELECT v, pg_temp.try(format('INSERT INTO vb (v) VALUES (%L)', v))
+SELECT v, pg_temp.err(format('INSERT INTO vb (v) VALUES (%L)', v))
 FROM unnest(ARRAY['[3]', '[-0,1]', '[1,2]', '[3,0]']) v;
 -- the index answers equality and range lookups
 SET enable_seqscan = off;

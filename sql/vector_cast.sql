@@ -1,13 +1,6 @@
--- Casts between vector and arrays.  pg_temp.try() prints the SQLSTATE and
+-- Casts between vector and arrays.  pg_temp.err() prints the SQLSTATE and
 -- message of a statement's error.
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/err.sql
 
 -- the casts and their contexts: arrays -> vector by assignment (as in
 -- pgvector), vector -> real[] implicit (as in pgvector), vector -> other
@@ -34,7 +27,7 @@ DROP TABLE vc;
 
 -- bad arrays: 22000 shape and values, 22004 NULLs, 22003 out of range,
 -- 54000 too long; an unsupported element type has no cast at all (42846)
-SELECT stmt, pg_temp.try(stmt)
+SELECT stmt, pg_temp.err(stmt)
 FROM unnest(ARRAY[
 	$$SELECT ARRAY[[1,2],[3,4]]::vector$$,
 	$$SELECT ARRAY[[[1]]]::real[]::vector$$,
@@ -64,7 +57,7 @@ SELECT '[1,2.5,-3]'::vector::real[] AS float4, '[0.1,2.5]'::vector::float8[] AS 
 	'[0.1,2.5,1e-45]'::vector::numeric[] AS numeric;
 -- integer[] rounds half to even like real::integer, and refuses what does not fit
 SELECT '[1.5,2.5,-1.5,-2.4,0.5]'::vector::int[] AS rounded;
-SELECT pg_temp.try($$SELECT '[3e9]'::vector::int[]$$);
+SELECT pg_temp.err($$SELECT '[3e9]'::vector::int[]$$);
 -- implicit vector -> real[]: a vector goes into a real[] column, and real[]
 -- functions accept it
 CREATE TABLE rc (a real[]);

@@ -1,13 +1,6 @@
--- Distances, operators and functions on vectors.  pg_temp.try() prints the
+-- Distances, operators and functions on vectors.  pg_temp.err() prints the
 -- SQLSTATE and message of a statement's error.
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/err.sql
 
 -- distances on small exact cases
 SELECT '[3,4]'::vector <-> '[0,0]' AS l2,
@@ -80,12 +73,12 @@ WHERE oprleft = 'vector'::regtype AND oprname IN ('<->', '<#>', '<=>', '<+>')
 ORDER BY oprname;
 
 -- different dimensions: 22000 from every two-vector function
-SELECT f, pg_temp.try(format('SELECT %s(%L::vector, %L::vector)', f, '[1,2]', '[1,2,3]'))
+SELECT f, pg_temp.err(format('SELECT %s(%L::vector, %L::vector)', f, '[1,2]', '[1,2,3]'))
 FROM unnest(ARRAY['l2_distance', 'inner_product', 'cosine_distance', 'l1_distance',
 	'vector_l2_squared_distance', 'vector_negative_inner_product',
 	'vector_spherical_distance', 'vector_add', 'vector_sub', 'vector_mul',
 	'vector_cmp']) f;
-SELECT op, pg_temp.try(format('SELECT %L::vector %s %L::vector', '[1,2]', op, '[1]'))
+SELECT op, pg_temp.err(format('SELECT %L::vector %s %L::vector', '[1,2]', op, '[1]'))
 FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>', '+', '-', '*']) op;
 
 -- dims, norm, normalize
@@ -100,14 +93,14 @@ SELECT l2_normalize('[3,4]') AS unit, l2_normalize('[0,0,0]') AS zero_stays_zero
 SELECT subvector('[1,2,3,4,5]', 1, 3) AS first3, subvector('[1,2,3,4,5]', 2, 2) AS mid,
 	subvector('[1,2,3,4,5]', 4, 10) AS clipped_end, subvector('[1,2,3,4,5]', 0, 2) AS clipped_start,
 	subvector('[1,2,3,4,5]', -5, 100) AS whole, subvector('[1,2,3,4,5]', 5, 1) AS last;
-SELECT args, pg_temp.try(format('SELECT subvector(%L::vector, %s)', '[1,2,3]', args))
+SELECT args, pg_temp.err(format('SELECT subvector(%L::vector, %s)', '[1,2,3]', args))
 FROM unnest(ARRAY['1, 0', '1, -1', '4, 1', '0, 1', '-3, 2', '2147483647, 2147483647',
 	'-2147483648, 2147483647', '1, 2147483647']) args;
 
 -- element-wise arithmetic; overflow to infinity is an error (22003)
 SELECT '[1,2,3]'::vector + '[4,5,6]' AS add, '[1,2,3]'::vector - '[4,5,6]' AS sub,
 	'[1,2,3]'::vector * '[4,5,-6]' AS mul, vector_add('[0.5]', '[0.25]') AS add_fn;
-SELECT stmt, pg_temp.try(stmt)
+SELECT stmt, pg_temp.err(stmt)
 FROM unnest(ARRAY[$$SELECT '[3e38,1]'::vector + '[3e38,1]'$$,
 	$$SELECT '[-3e38]'::vector - '[3e38]'$$,
 	$$SELECT '[1e30]'::vector * '[1e30]'$$,
@@ -117,7 +110,7 @@ FROM unnest(ARRAY[$$SELECT '[3e38,1]'::vector + '[3e38,1]'$$,
 -- concatenation, up to 16000 dimensions
 SELECT '[1,2]'::vector || '[3]' AS concat, vector_concat('[1]', '[2]') AS concat_fn;
 SELECT vector_dims(array_fill(1, ARRAY[8000])::vector || array_fill(2, ARRAY[8000])::vector);
-SELECT pg_temp.try($$SELECT array_fill(1, ARRAY[8000])::vector || array_fill(2, ARRAY[8001])::vector$$);
+SELECT pg_temp.err($$SELECT array_fill(1, ARRAY[8000])::vector || array_fill(2, ARRAY[8001])::vector$$);
 
 -- binary_quantize: one bit per element, set when positive
 SELECT binary_quantize('[1,-1,0,2,0.5,-0.5,3,4,5,-6]');

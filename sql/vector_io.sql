@@ -1,14 +1,7 @@
 -- The vector type: text and binary I/O, typmod, and every way input can be
--- wrong.  pg_temp.try() runs a statement and prints the SQLSTATE and message
+-- wrong.  pg_temp.err() runs a statement and prints the SQLSTATE and message
 -- of its error (no LOCATION lines: they move with every edit).
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/err.sql
 
 -- accepted text: whitespace anywhere around brackets and elements
 SELECT '[1,2,3]'::vector;
@@ -25,7 +18,7 @@ SELECT '[1.17549435e-38,16777217,0.30000001192092896,100,1e7,1e-7,123456789]'::v
 
 -- bad text: 22P02 for malformed, 22000 for empty/NaN/infinite, 22003 for
 -- out of range, 54000 past 16000 dimensions (pgvector's codes)
-SELECT lit, pg_temp.try(format('SELECT %L::vector', lit))
+SELECT lit, pg_temp.err(format('SELECT %L::vector', lit))
 FROM (VALUES (''), ('   '), ('1,2'), ('{1,2}'), ('('), ('['), ('[1'), ('[1,'),
 	('[1,]'), ('[,1]'), ('[1 2]'), ('[1;2]'), ('[1x]'), ('[1e]'), ('[1e+]'),
 	('[a]'), ('[-]'), ('[.]'), ('[1,,2]'), ('[1]]'), ('[1] x'), ('[1][2]'),
@@ -35,9 +28,9 @@ FROM (VALUES (''), ('   '), ('1,2'), ('{1,2}'), ('('), ('['), ('[1'), ('[1,'),
 
 -- 16000 dimensions is the limit, in text and from arrays
 SELECT vector_dims(('[' || repeat('1,', 15999) || '1]')::vector);
-SELECT pg_temp.try($$SELECT ('[' || repeat('1,', 16000) || '1]')::vector$$);
+SELECT pg_temp.err($$SELECT ('[' || repeat('1,', 16000) || '1]')::vector$$);
 SELECT vector_dims(array_fill(1.5, ARRAY[16000])::vector);
-SELECT pg_temp.try($$SELECT array_fill(1.5, ARRAY[16001])::vector$$);
+SELECT pg_temp.err($$SELECT array_fill(1.5, ARRAY[16001])::vector$$);
 
 -- typmod: declared, enforced on input, on cast and on assignment
 CREATE TABLE vt (id int, v vector(3));
@@ -47,7 +40,7 @@ INSERT INTO vt VALUES (1, '[1,2,3]');
 INSERT INTO vt VALUES (2, '[4,5,6]'::vector);
 INSERT INTO vt VALUES (3, ARRAY[7,8,9]);
 SELECT * FROM vt ORDER BY id;
-SELECT stmt, pg_temp.try(stmt)
+SELECT stmt, pg_temp.err(stmt)
 FROM (VALUES ($$INSERT INTO vt VALUES (9, '[1,2]')$$),
 	($$INSERT INTO vt VALUES (9, '[1,2,3,4]'::vector)$$),
 	($$INSERT INTO vt VALUES (9, ARRAY[1,2])$$),
