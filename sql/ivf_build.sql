@@ -3,16 +3,7 @@ SET client_min_messages = warning;
 
 \i sql/include/err.sql
 
--- Deterministic clustered-ish vectors of 8 dimensions.
-CREATE FUNCTION pg_temp.vec(i int, dim int DEFAULT 8) RETURNS vector LANGUAGE sql AS $$
-	SELECT ('[' || string_agg(((i * 7919 + d * 104729) % 1000 / 100.0 + (i % 5) * 10)::text, ',') || ']')::vector
-	FROM generate_series(1, dim) d
-$$;
-
--- Whole-index summary: live entries must equal indexable table rows.
-CREATE FUNCTION pg_temp.live(idx regclass) RETURNS bigint LANGUAGE sql AS $$
-	SELECT sum(rows - dead_rows)::bigint FROM vdb_segments(idx) WHERE state <> 'dropped'
-$$;
+\i sql/include/ivf.sql
 
 CREATE TABLE ib (id int, v vector(8));
 

@@ -5,14 +5,7 @@ SET vdb.auto_seal = off;
 
 \i sql/include/err.sql
 
-CREATE FUNCTION pg_temp.vec(i int, dim int DEFAULT 8) RETURNS vector LANGUAGE sql AS $$
-	SELECT ('[' || string_agg(((i * 7919 + d * 104729) % 1000 / 100.0 + (i % 5) * 10)::text, ',') || ']')::vector
-	FROM generate_series(1, dim) d
-$$;
-
-CREATE FUNCTION pg_temp.live(idx regclass) RETURNS bigint LANGUAGE sql AS $$
-	SELECT sum(rows - dead_rows)::bigint FROM vdb_segments(idx) WHERE state <> 'dropped'
-$$;
+\i sql/include/ivf.sql
 
 CREATE TABLE ii (id int, v vector(8));
 CREATE INDEX ii_v ON ii USING vdb_ivf (v) WITH (segment_rows = 1000);

@@ -4,14 +4,7 @@ SET client_min_messages = warning;
 -- Frozen segments stay frozen here: no background sealer (worker.c).
 SET vdb.auto_seal = off;
 
-CREATE FUNCTION pg_temp.vec(i int, dim int DEFAULT 8) RETURNS vector LANGUAGE sql AS $$
-	SELECT ('[' || string_agg(((i * 7919 + d * 104729) % 1000 / 100.0 + (i % 5) * 10)::text, ',') || ']')::vector
-	FROM generate_series(1, dim) d
-$$;
-
-CREATE FUNCTION pg_temp.live(idx regclass) RETURNS bigint LANGUAGE sql AS $$
-	SELECT sum(rows - dead_rows)::bigint FROM vdb_segments(idx) WHERE state <> 'dropped'
-$$;
+\i sql/include/ivf.sql
 
 CREATE TABLE iv (id int, v vector(8)) WITH (autovacuum_enabled = off);
 INSERT INTO iv SELECT i, pg_temp.vec(i) FROM generate_series(1, 1500) i;
