@@ -6,6 +6,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use VdbTest;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -16,10 +17,7 @@ CREATE EXTENSION vdb;
 CREATE TABLE items (id int, embedding vector(3), note text) USING vdb;
 INSERT INTO items SELECT g, format('[%s,0,1]', g)::vector, 'first' FROM generate_series(1, 3000) g;
 });
-$primary->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby->start;
+my $standby = VdbTest::start_standby($primary, 'standby');
 
 $primary->safe_psql(
 	'postgres', q{

@@ -9,6 +9,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use VdbTest;
 
 my $node = PostgreSQL::Test::Cluster->new('ivf_crash');
 $node->init;
@@ -18,12 +19,9 @@ autovacuum = off
 vdb.auto_seal = off
 ));
 $node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION vdb');
+VdbTest::create_vec($node, 16);
 $node->safe_psql('postgres', q{
-CREATE EXTENSION vdb;
-CREATE FUNCTION vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
-	SELECT ('[' || string_agg(((i * 7919 + d * 104729) % 1000 / 100.0 + (i % 5) * 10)::text, ',') || ']')::vector
-	FROM generate_series(1, 16) d
-$$;
 CREATE TABLE t (id int, v vector(16));
 INSERT INTO t SELECT i, vec(i) FROM generate_series(1, 1500) i;
 CREATE INDEX t_v ON t USING vdb_ivf (v) WITH (segment_rows = 1000);

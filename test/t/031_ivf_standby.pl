@@ -7,6 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use VdbTest;
 
 my $primary = PostgreSQL::Test::Cluster->new('ivf_primary');
 $primary->init(allows_streaming => 1);
@@ -16,17 +17,11 @@ autovacuum = off
 vdb.auto_seal = off
 ));
 $primary->start;
-$primary->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('ivf_standby');
-$standby->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby->start;
+my $standby = VdbTest::start_standby($primary, 'ivf_standby');
 
+$primary->safe_psql('postgres', 'CREATE EXTENSION vdb');
+VdbTest::create_vec($primary, 16);
 $primary->safe_psql('postgres', q{
-CREATE EXTENSION vdb;
-CREATE FUNCTION vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
-	SELECT ('[' || string_agg(((i * 7919 + d * 104729) % 1000 / 100.0 + (i % 5) * 10)::text, ',') || ']')::vector
-	FROM generate_series(1, 16) d
-$$;
 CREATE TABLE t (id int, v vector(16));
 INSERT INTO t SELECT i, vec(i) FROM generate_series(1, 1500) i;
 CREATE INDEX t_v ON t USING vdb_ivf (v) WITH (segment_rows = 1000);

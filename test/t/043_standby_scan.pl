@@ -6,6 +6,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use VdbTest;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -22,10 +23,7 @@ INSERT INTO items
 CREATE INDEX items_ivf ON items USING vdb_ivf (embedding) WITH (segment_rows = 2000);
 });
 
-$primary->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby->start;
+my $standby = VdbTest::start_standby($primary, 'standby');
 
 # The 10 nearest rows of five queries, through the index, with few probes
 # (so the answer depends on the index contents, not only on the rows).

@@ -12,6 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use VdbTest;
 
 my $node = PostgreSQL::Test::Cluster->new('worker');
 $node->init;
@@ -20,13 +21,8 @@ autovacuum = off
 max_worker_processes = 8
 ));
 $node->start;
-$node->safe_psql('postgres', q{
-CREATE EXTENSION vdb;
-CREATE FUNCTION vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
-	SELECT ('[' || string_agg(((i * 7919 + d * 104729) % 1000 / 100.0 + (i % 5) * 10)::text, ',') || ']')::vector
-	FROM generate_series(1, 8) d
-$$;
-});
+$node->safe_psql('postgres', 'CREATE EXTENSION vdb');
+VdbTest::create_vec($node, 8);
 
 # Segment states of an index, the growing one last, e.g.
 # "sealed:2000,growing:500" (a seal gives its segment a new id).

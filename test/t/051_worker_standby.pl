@@ -8,6 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use VdbTest;
 
 my $primary = PostgreSQL::Test::Cluster->new('worker_primary');
 $primary->init(allows_streaming => 1);
@@ -16,17 +17,11 @@ wal_consistency_checking = 'all'
 autovacuum = off
 ));
 $primary->start;
-$primary->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('worker_standby');
-$standby->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby->start;
+my $standby = VdbTest::start_standby($primary, 'worker_standby');
 
+$primary->safe_psql('postgres', 'CREATE EXTENSION vdb');
+VdbTest::create_vec($primary, 8);
 $primary->safe_psql('postgres', q{
-CREATE EXTENSION vdb;
-CREATE FUNCTION vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
-	SELECT ('[' || string_agg(((i * 7919 + d * 104729) % 1000 / 100.0 + (i % 5) * 10)::text, ',') || ']')::vector
-	FROM generate_series(1, 8) d
-$$;
 CREATE TABLE t (id int, v vector(8));
 CREATE INDEX t_v ON t USING vdb_ivf (v) WITH (segment_rows = 1000, lists = 8);
 });

@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use VdbTest;
 
 my $node = PostgreSQL::Test::Cluster->new('merge');
 $node->init(allows_streaming => 1);
@@ -17,18 +18,10 @@ wal_consistency_checking = 'all'
 autovacuum = off
 ));
 $node->start;
-$node->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('merge_standby');
-$standby->init_from_backup($node, 'backup', has_streaming => 1);
-$standby->start;
+my $standby = VdbTest::start_standby($node, 'merge_standby');
 
-$node->safe_psql('postgres', q{
-CREATE EXTENSION vdb;
-CREATE FUNCTION vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
-	SELECT ('[' || string_agg(((i * 7919 + d * 104729) % 1000 / 100.0 + (i % 5) * 10)::text, ',') || ']')::vector
-	FROM generate_series(1, 8) d
-$$;
-});
+$node->safe_psql('postgres', 'CREATE EXTENSION vdb');
+VdbTest::create_vec($node, 8);
 
 # Live segments of an index in id order, e.g. "sealed:300/0,growing:0/0"
 # (state:rows/dead).

@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use VdbTest;
 
 my $node = PostgreSQL::Test::Cluster->new('stats');
 $node->init(allows_streaming => 1);
@@ -94,10 +95,7 @@ INSERT INTO cache VALUES ('[1,2,3,4,5,6,7,8]');
 });
 is($node->safe_psql('postgres', q{SELECT rows_to_seal FROM vdb_stats
 	WHERE index_name = 'cache_v'::regclass}), '1', 'the primary shows the unlogged index');
-$node->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($node, 'backup', has_streaming => 1);
-$standby->start;
+my $standby = VdbTest::start_standby($node, 'standby');
 $node->wait_for_catchup($standby);
 is( $standby->safe_psql('postgres', q{
 SELECT string_agg(index_name || ':' || sealed_rows || ':' || rows_to_seal || ':' || sealer_running,
