@@ -1,11 +1,11 @@
-# Setup shared by vdb's TAP tests (test/t/*.pl); scripts/test.sh puts this
+# Setup and checks shared by vdb's TAP tests (test/t/*.pl); scripts/test.sh puts this
 # directory on prove's include path.
 
 =pod
 
 =head1 NAME
 
-VdbTest - setup steps that several vdb TAP tests repeat
+VdbTest - setup steps and checks that several vdb TAP tests repeat
 
 =head1 SYNOPSIS
 
@@ -18,6 +18,8 @@ VdbTest - setup steps that several vdb TAP tests repeat
 
   $primary->safe_psql('postgres', 'CREATE EXTENSION vdb');
   VdbTest::create_vec($primary, 16);
+  ...
+  VdbTest::check_index($primary, 't_v', 't', 'after the seal');
 
 =head1 FUNCTIONS
 
@@ -31,6 +33,7 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use Test::More;
 
 =item VdbTest::start_standby($primary, $name)
 
@@ -73,6 +76,48 @@ CREATE FUNCTION vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS \$\$
 \$\$;
 });
 	return;
+}
+
+=item VdbTest::check_index($node, $index, $table, $what)
+
+Two tests, named after $what: vdb_check finds nothing wrong with the
+vdb_ivf index $index, and its live segment entries are exactly the rows of
+$table with a non-NULL C<v> (every row is indexed once).  The entries of
+deleted rows count as live until VACUUM marks them dead, so callers that
+delete rows VACUUM first.
+
+=cut
+
+sub check_index
+{
+	my ($node, $index, $table, $what) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+	is($node->safe_psql('postgres', qq{SELECT count(*) FROM vdb_check('$index')}),
+		'0', "$what: vdb_check finds no problem");
+	is($node->safe_psql('postgres', qq{
+SELECT (SELECT sum(rows - dead_rows) FROM vdb_segments('$index') WHERE state <> 'dropped')
+	= (SELECT count(*) FROM $table WHERE v IS NOT NULL)}),
+		't', "$what: every row is indexed once");
+	return;
+}
+
+=item VdbTest::segment_directory($node, $index)
+
+Returns every field of every segment of the vdb_ivf index $index on $node
+(including dropped segments), one segment after the other in id order:
+what a standby that replayed the primary's WAL must reproduce exactly.
+
+=cut
+
+sub segment_directory
+{
+	my ($node, $index) = @_;
+
+	return $node->safe_psql('postgres', qq{
+SELECT string_agg(concat_ws(':', segment_id, state, rows, dead_rows, lists, pages,
+	heap_block_min, heap_block_max, sealed_at), ',' ORDER BY segment_id)
+FROM vdb_segments('$index')});
 }
 
 =pod

@@ -33,18 +33,6 @@ SELECT string_agg(state || ':' || rows || '/' || dead_rows, ',' ORDER BY state =
 FROM vdb_segments('$index') WHERE state <> 'dropped'});
 }
 
-# The index is sound and holds every row of its table once.
-sub check_index
-{
-	my ($index, $table, $what) = @_;
-	is($node->safe_psql('postgres', qq{SELECT count(*) FROM vdb_check('$index')}),
-		'0', "$what: vdb_check finds no problem");
-	is($node->safe_psql('postgres', qq{
-SELECT (SELECT sum(rows - dead_rows) FROM vdb_segments('$index') WHERE state <> 'dropped')
-	= (SELECT count(*) FROM $table WHERE v IS NOT NULL)}),
-		't', "$what: every row is indexed once");
-}
-
 # Wait until no sealer runs and the index has this many sealed segments.
 sub wait_for_sealed
 {
@@ -90,7 +78,7 @@ is($node->safe_psql('postgres',
 	'8', 'the merged segment has retrained lists');
 ok($node->log_contains(qr/vdb sealer merged segments \d+, \d+, \d+ of index "m_v": 900 rows in [0-9.]+ s/),
 	'the sealer logs the merge');
-check_index('m_v', 'm', 'after a merge');
+VdbTest::check_index($node, 'm_v', 'm', 'after a merge');
 
 #
 # 2. A mostly dead sealed segment is rebuilt without its dead entries.
@@ -117,12 +105,10 @@ is(segments('m_v'), 'sealed:900/0,sealed:400/0,growing:500/0',
 	'it was rebuilt with its live rows only');
 ok($node->log_contains(qr/vdb sealer rebuilt segment \d+ of index "m_v": 400 rows in [0-9.]+ s/),
 	'the sealer logs the rebuild');
-check_index('m_v', 'm', 'after a rebuild');
+VdbTest::check_index($node, 'm_v', 'm', 'after a rebuild');
 
 $node->wait_for_catchup($standby);
-my $dir = q{SELECT string_agg(concat_ws(':', segment_id, state, rows, dead_rows, lists,
-	pages, heap_block_min, heap_block_max, sealed_at), ',' ORDER BY segment_id) FROM vdb_segments('m_v')};
-is($standby->safe_psql('postgres', $dir), $node->safe_psql('postgres', $dir),
+is(VdbTest::segment_directory($standby, 'm_v'), VdbTest::segment_directory($node, 'm_v'),
 	'the standby directory matches the primary after merges');
 is($standby->safe_psql('postgres', q{SELECT count(*) FROM vdb_check('m_v')}), '0',
 	'vdb_check is clean on the standby after merges');
@@ -143,13 +129,13 @@ $node->stop('immediate');
 $node->start;
 is(segments('n_v'), 'sealed:300/0,sealed:300/0,sealed:300/0,growing:0/0',
 	'after a crash during a merge the segments are as they were');
-check_index('n_v', 'n', 'after a crash during a merge');
+VdbTest::check_index($node, 'n_v', 'n', 'after a crash during a merge');
 $node->append_conf('postgresql.conf', "vdb.seal_delay = 0");
 $node->reload;
 $node->safe_psql('postgres', 'VACUUM n');
 wait_for_sealed('n_v', 1);
 is(segments('n_v'), 'sealed:900/0,growing:0/0', 'the next VACUUM got them merged');
-check_index('n_v', 'n', 'after the merge redone');
+VdbTest::check_index($node, 'n_v', 'n', 'after the merge redone');
 
 $node->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', q{SELECT count(*) FROM vdb_check('n_v')}), '0',
