@@ -1,5 +1,5 @@
-# Setup and checks shared by vdb's TAP tests (test/t/*.pl); scripts/test.sh puts this
-# directory on prove's include path.
+# Setup and checks shared by vdb's TAP tests (test/t/*.pl); scripts/test.sh
+# puts this directory on prove's include path.
 
 =pod
 
