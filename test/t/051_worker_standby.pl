@@ -40,7 +40,7 @@ sub compare
 {
 	my ($what) = @_;
 	$primary->poll_query_until('postgres',
-		q{SELECT count(*) = 0 FROM vdb_segments('t_v') WHERE state = 'frozen'})
+		q{SELECT count(*) = 0 FROM vdb_segments('t_v') WHERE state IN ('frozen', 'sealing')})
 	  or die 'the primary did not seal its frozen segments';
 	$primary->wait_for_catchup($standby);
 	my $expected = $primary->safe_psql('postgres', $segments);
