@@ -29,6 +29,7 @@
 
 #include "ivf.h"
 #include "ivf_write.h"
+#include "worker.h"
 
 /*
  * The OID of the vdb_ivf access method.
@@ -160,19 +161,20 @@ vdb_seal(PG_FUNCTION_ARGS)
 }
 
 /*
- * Name of a segment state.
+ * Name of a segment state; busy says a background sealer is sealing
+ * (frozen) or merging (sealed) the segment now.
  */
 static const char *
-SegmentStateName(uint16 state)
+SegmentStateName(uint16 state, bool busy)
 {
 	switch (state)
 	{
 		case VDB_SEGMENT_GROWING:
 			return "growing";
 		case VDB_SEGMENT_FROZEN:
-			return "frozen";
+			return busy ? "sealing" : "frozen";
 		case VDB_SEGMENT_SEALED:
-			return "sealed";
+			return busy ? "merging" : "sealed";
 		case VDB_SEGMENT_DROPPED:
 			return "dropped";
 		default:
@@ -184,6 +186,10 @@ PG_FUNCTION_INFO_V1(vdb_segments);
 
 /*
  * vdb_segments(regclass): one row per segment of a vdb_ivf index.
+ *
+ * A frozen segment that a background sealer is sealing shows as 'sealing',
+ * sealed segments it is merging (or rebuilding) as 'merging': the sealer
+ * holds a lock on each (worker.c), looked up here without being taken.
  *
  * rows counts the entries written to the segment (for the growing segment
  * including its tail page), dead_rows those VACUUM removed since.
@@ -216,6 +222,7 @@ vdb_segments(PG_FUNCTION_ARGS)
 		VdbSegmentData seg = meta->segments[i];
 		Datum		values[9];
 		bool		nulls[9];
+		bool		busy;
 
 		memset(nulls, 0, sizeof(nulls));
 		if (seg.state == VDB_SEGMENT_GROWING)
@@ -231,7 +238,9 @@ vdb_segments(PG_FUNCTION_ARGS)
 			UnlockReleaseBuffer(tailbuf);
 		}
 		values[0] = Int64GetDatum(seg.segid);
-		values[1] = CStringGetTextDatum(SegmentStateName(seg.state));
+		busy = (seg.state == VDB_SEGMENT_FROZEN || seg.state == VDB_SEGMENT_SEALED) &&
+			VdbSegmentBusy(indexoid, seg.segid);
+		values[1] = CStringGetTextDatum(SegmentStateName(seg.state, busy));
 		values[2] = Int64GetDatum(seg.nrows);
 		values[3] = Int64GetDatum(seg.ndead);
 		values[4] = Int32GetDatum(seg.nlists);

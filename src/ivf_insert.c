@@ -163,10 +163,11 @@ AddEntry(Relation index, Buffer buf, VdbGrowingEntry entry, Size entry_size)
 /*
  * Append an entry to the growing segment's tail, moving the tail to a new
  * page (and freezing the segment when it is full) if needed.  Returns
- * whether it froze the segment.
+ * whether it froze the segment; *frozen_seen tells whether the directory
+ * had a frozen segment when the entry went onto a tail page with room.
  */
 static bool
-AppendEntry(Relation index, VdbGrowingEntry entry, Size entry_size)
+AppendEntry(Relation index, VdbGrowingEntry entry, Size entry_size, bool *frozen_seen)
 {
 	int			segment_rows = VdbGetSegmentRows(index);
 
@@ -195,6 +196,8 @@ AppendEntry(Relation index, VdbGrowingEntry entry, Size entry_size)
 			growing->nrows + PageGetMaxOffsetNumber(page) < (uint32) segment_rows)
 		{
 			AddEntry(index, tailbuf, entry, entry_size);
+			for (uint32 i = 0; i < meta->nsegments && !*frozen_seen; i++)
+				*frozen_seen = (meta->segments[i].state == VDB_SEGMENT_FROZEN);
 			UnlockReleaseBuffer(tailbuf);
 			UnlockReleaseBuffer(metabuf);
 			return false;
@@ -243,6 +246,7 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	VdbDistanceKind kind;
 	Size		entry_size;
 	VdbGrowingEntry entry;
+	bool		frozen_seen = false;
 
 	if (isnull[0])
 		return false;
@@ -259,11 +263,13 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	{
 		entry->tid = *heap_tid;
 		AssignInterim(index, kind, dim, entry);
-		if (AppendEntry(index, entry, entry_size))
+		if (AppendEntry(index, entry, entry_size, &frozen_seen))
 		{
 			VdbCrashPoint(VDB_CRASH_INSERT_FREEZE);
 			VdbRequestSeal(heap, index);	/* worker.c */
 		}
+		else if (frozen_seen)
+			VdbNoticeFrozen(heap, index);	/* worker.c */
 	}
 
 	MemoryContextSwitchTo(old);

@@ -13,12 +13,18 @@
  *					cluster; a sealer that finds no free slot exits at once
  *	index lock		an advisory lock (database, index OID) taken with a
  *					try-lock: one sealer per index; a second one exits
+ *	segment locks	an advisory lock (database, segment id, index OID) per
+ *					segment being sealed or merged, held for the
+ *					transaction that does it; nobody waits for one:
+ *					vdb_segments looks them up to report 'sealing' and
+ *					'merging' (VdbSegmentBusy)
  *
- * Both are session locks in a vdb-specific key space (locktag_field4 =
- * VDB_LOCK_SPACE; the SQL advisory lock functions use 1 and 2), so they
- * survive the sealer's transactions and cannot collide with user keys.
- * The launching backend tries both locks first and launches nothing when
- * a sealer already works on the index or every slot is taken.
+ * All are in a vdb-specific key space (locktag_field4 = VDB_LOCK_SPACE;
+ * the SQL advisory lock functions use 1 and 2), so they cannot collide
+ * with user keys; slot and index locks are session locks, which survive
+ * the sealer's transactions.  The launching backend tries both first and
+ * launches nothing when a sealer already works on the index or every slot
+ * is taken.
  *
  * While sealing, the worker holds ShareUpdateExclusiveLock on the table,
  * taken conditionally: INSERT, UPDATE, DELETE and SELECT go on, VACUUM and
@@ -28,8 +34,9 @@
  * VdbSealYield() between steps, and the worker gives up (the transaction
  * aborts, nothing is published, the segment stays frozen) as soon as
  * anyone waits for a lock that conflicts with its own.  It then sleeps and
- * retries a bounded number of times; the next freeze or VACUUM launches a
- * new sealer if it gave up for good.
+ * retries a bounded number of times.  If it gave up for good, the next
+ * freeze or VACUUM launches a new sealer, and so does the next insert
+ * into the index (VdbNoticeFrozen).
  *
  * Once an index has no frozen segment left, the sealer merges runs of
  * small sealed segments and rebuilds mostly dead ones (worker_merge.c,
@@ -52,6 +59,7 @@
 #include "access/relation.h"
 #include "access/tableam.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/index.h"
@@ -74,6 +82,7 @@
 #include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "ivf.h"
@@ -85,6 +94,19 @@
 /* locktag_field3: which kind of vdb lock. */
 #define VDB_LOCK_SLOT			1
 #define VDB_LOCK_INDEX			2
+
+/*
+ * A segment lock has the index OID in locktag_field3, where the slot and
+ * index locks have their kind: index OIDs are at least
+ * FirstNormalObjectId, so the two never meet.
+ */
+StaticAssertDecl(VDB_LOCK_SLOT < FirstNormalObjectId &&
+				 VDB_LOCK_INDEX < FirstNormalObjectId,
+				 "vdb lock kinds must stay below the OIDs of user relations");
+
+/* How often one backend's inserts may ask for a leftover frozen segment. */
+#define VDB_NOTICE_INTERVAL_MS	1000
+#define VDB_NOTICE_INDEXES		8
 
 #define VDB_MAX_SEALERS_LIMIT	64
 
@@ -170,6 +192,53 @@ static void
 SetIndexTag(LOCKTAG *tag, Oid indexoid)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, indexoid, VDB_LOCK_INDEX, VDB_LOCK_SPACE);
+}
+
+/*
+ * The advisory lock tag a sealer holds on a segment it seals or merges.
+ */
+static void
+SetSegmentTag(LOCKTAG *tag, Oid indexoid, uint32 segid)
+{
+	Assert(indexoid >= FirstNormalObjectId);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, segid, indexoid, VDB_LOCK_SPACE);
+}
+
+/*
+ * Mark a segment as being sealed or merged for the rest of the sealer's
+ * transaction.  Nobody else ever takes a segment lock (vdb_segments only
+ * looks), so this never waits; were it somehow taken, the segment would
+ * merely not show as busy.
+ */
+static void
+MarkSegmentBusy(Oid indexoid, uint32 segid)
+{
+	LOCKTAG		tag;
+
+	SetSegmentTag(&tag, indexoid, segid);
+	(void) LockAcquire(&tag, ExclusiveLock, false, true);
+}
+
+/*
+ * Whether a sealer is sealing or merging a segment of an index of this
+ * database now.  Looks the segment lock up in the lock table without
+ * taking it, so it neither waits nor can make a sealer wait.  A holder
+ * counts only while it is in a transaction, which a sealer is for as
+ * long as it holds a segment lock (but for the instant of its commit).
+ */
+bool
+VdbSegmentBusy(Oid indexoid, uint32 segid)
+{
+	LOCKTAG		tag;
+	VirtualTransactionId *holders;
+	int			nholders;
+
+	if (indexoid < FirstNormalObjectId || RecoveryInProgress())
+		return false;
+	SetSegmentTag(&tag, indexoid, segid);
+	holders = GetLockConflicts(&tag, ExclusiveLock, &nholders);
+	pfree(holders);
+	return nholders > 0;
 }
 
 /*
@@ -276,6 +345,33 @@ LaunchSealer(Relation index)
 }
 
 /*
+ * When this backend last asked for a sealer, per index (a few indexes,
+ * the oldest entry replaced): VdbNoticeFrozen asks again only after
+ * VDB_NOTICE_INTERVAL_MS.
+ */
+static Oid	notice_index[VDB_NOTICE_INDEXES];
+static TimestampTz notice_asked_at[VDB_NOTICE_INDEXES];
+static int	notice_next = 0;
+
+/*
+ * The entry of an index in notice_index, made (never asked) if missing.
+ */
+static int
+NoticeEntry(Oid indexoid)
+{
+	int			i;
+
+	for (i = 0; i < VDB_NOTICE_INDEXES; i++)
+		if (notice_index[i] == indexoid)
+			return i;
+	i = notice_next;
+	notice_next = (notice_next + 1) % VDB_NOTICE_INDEXES;
+	notice_index[i] = indexoid;
+	notice_asked_at[i] = 0;
+	return i;
+}
+
+/*
  * Have the frozen segments of an index sealed, if it has any and automatic
  * sealing is on: inline for a TEMP index, else by a background sealer
  * unless one already works on the index or every sealer slot is taken.
@@ -300,6 +396,12 @@ VdbRequestSeal(Relation heap, Relation index)
 	if (!IndexHasWork(index, true))
 		return;
 
+	/*
+	 * A sealer launched now takes a moment to start: the inserts right
+	 * after a freeze should not launch another (VdbNoticeFrozen).
+	 */
+	notice_asked_at[NoticeEntry(RelationGetRelid(index))] = GetCurrentTimestamp();
+
 	SetIndexTag(&tag, RelationGetRelid(index));
 	if (!LockIsFree(&tag))
 		return;
@@ -310,6 +412,34 @@ VdbRequestSeal(Relation heap, Relation index)
 	}
 	if (slot_free)
 		LaunchSealer(index);
+}
+
+/*
+ * An insert found a frozen segment in the directory.  Normally a sealer is
+ * at work on it, but one that gave way for good (after some 35 s of busy
+ * table), or was terminated, left it frozen until the next freeze or
+ * VACUUM, which may be long in coming.  Inserting backends notice it:
+ * they read the directory anyway, so spotting a frozen segment costs
+ * nothing, and VdbRequestSeal tests the index lock with one conditional
+ * try and launches a sealer only if none holds it.  Reading vdb_segments
+ * or vdb_stats would be a worse trigger: monitoring should not change
+ * what it watches, and a table nobody reads would never be noticed.  So
+ * that every insert beside a working sealer does not probe the lock table,
+ * a backend asks at most once per VDB_NOTICE_INTERVAL_MS per index.  TEMP
+ * indexes are left to their next freeze, which seals inline.
+ */
+void
+VdbNoticeFrozen(Relation heap, Relation index)
+{
+	int			i;
+
+	if (!vdb_auto_seal || index->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		return;
+	i = NoticeEntry(RelationGetRelid(index));
+	if (!TimestampDifferenceExceeds(notice_asked_at[i], GetCurrentTimestamp(),
+									VDB_NOTICE_INTERVAL_MS))
+		return;
+	VdbRequestSeal(heap, index);
 }
 
 /*
@@ -369,6 +499,7 @@ MergeGroup(Relation heap, Relation index, const VdbSegmentData *group, int ngrou
 	initStringInfo(&segids);
 	for (int i = 0; i < ngroup; i++)
 	{
+		MarkSegmentBusy(RelationGetRelid(index), group[i].segid);
 		appendStringInfo(&segids, "%s%u", i > 0 ? ", " : "", group[i].segid);
 		nrows += group[i].nrows - group[i].ndead;
 	}
@@ -479,6 +610,7 @@ SealOneSegment(Oid indexoid)
 	segid = frozen->segid;
 	nrows = frozen->nrows - frozen->ndead;
 	pfree(meta);
+	MarkSegmentBusy(indexoid, segid);
 
 	snprintf(sealer_activity, sizeof(sealer_activity), "sealing segment %u of index %s",
 			 segid, RelationGetRelationName(index));

@@ -27,6 +27,19 @@ extern void WorkerInit(void);
 extern void VdbRequestSeal(Relation heap, Relation index);
 
 /*
+ * aminsert found a frozen segment in the directory: have it sealed if no
+ * sealer works on the index (one left behind by a sealer that gave up).
+ * Asks at most once a second per index and backend.
+ */
+extern void VdbNoticeFrozen(Relation heap, Relation index);
+
+/*
+ * Whether a background sealer is sealing or merging a segment now (for
+ * vdb_segments); never waits, never takes a lock.
+ */
+extern bool VdbSegmentBusy(Oid indexoid, uint32 segid);
+
+/*
  * A point in the seal code where a background sealer may sleep (test
  * setting) or give up its work to a waiting lock request (it raises an
  * error then).  Does nothing outside a background sealer.

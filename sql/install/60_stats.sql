@@ -2,7 +2,9 @@
 
 -- One row per vdb_ivf index on a table the current user may SELECT from:
 -- its segments by state, rows waiting to be sealed, sealed and dead rows,
--- its size, and the background sealer working on it now, if any.
+-- its size, and the background sealer working on it now, if any.  A
+-- segment being sealed ('sealing' in vdb_segments) counts as frozen, and
+-- one being merged ('merging') as sealed.
 --
 -- vdb_segments() is STRICT and is handed NULL for anything but a vdb_ivf
 -- index on a table the user can read, so it is never called (and never
@@ -40,13 +42,13 @@ JOIN pg_class t ON t.oid = x.indrelid
 CROSS JOIN LATERAL (
 	SELECT
 		count(*) FILTER (WHERE g.state = 'growing') AS growing_segments,
-		count(*) FILTER (WHERE g.state = 'frozen') AS frozen_segments,
-		count(*) FILTER (WHERE g.state = 'sealed') AS sealed_segments,
+		count(*) FILTER (WHERE g.state IN ('frozen', 'sealing')) AS frozen_segments,
+		count(*) FILTER (WHERE g.state IN ('sealed', 'merging')) AS sealed_segments,
 		count(*) FILTER (WHERE g.state = 'dropped') AS dropped_segments,
 		coalesce(sum(g.rows - g.dead_rows)
-				 FILTER (WHERE g.state IN ('growing', 'frozen')), 0)::bigint AS rows_to_seal,
+				 FILTER (WHERE g.state IN ('growing', 'frozen', 'sealing')), 0)::bigint AS rows_to_seal,
 		coalesce(sum(g.rows - g.dead_rows)
-				 FILTER (WHERE g.state = 'sealed'), 0)::bigint AS sealed_rows,
+				 FILTER (WHERE g.state IN ('sealed', 'merging')), 0)::bigint AS sealed_rows,
 		coalesce(sum(g.dead_rows)
 				 FILTER (WHERE g.state <> 'dropped'), 0)::bigint AS dead_rows
 	FROM vdb_segments(CASE WHEN i.relam = am.oid AND i.relkind = 'i'

@@ -89,7 +89,7 @@ for my $batch (0 .. 18)
 }
 # 9500 rows: four segments froze at 2000 rows each, 1500 rows are growing.
 $node->poll_query_until('postgres',
-	q{SELECT count(*) = 0 FROM vdb_segments('a_v') WHERE state = 'frozen'})
+	q{SELECT count(*) = 0 FROM vdb_segments('a_v') WHERE state IN ('frozen', 'sealing')})
   or die 'frozen segments of a_v were not sealed';
 my $elapsed = time - $start;
 is(segments('a_v'), 'sealed:2000,sealed:2000,sealed:2000,sealed:2000,growing:1500',
@@ -144,7 +144,8 @@ is($node->safe_psql('postgres',
 # the one at work seals both segments.
 $node->safe_psql('postgres',
 	q{INSERT INTO b SELECT i, vec(i) FROM generate_series(2201, 4200) i});
-is(nstate('b_v', 'frozen'), '2', 'a second segment froze during the seal');
+is(nstate('b_v', 'frozen') + nstate('b_v', 'sealing'), 2,
+	'a second segment froze during the seal');
 my $most = 0;
 for (1 .. 10)
 {
@@ -155,7 +156,7 @@ for (1 .. 10)
 }
 is($most, 1, 'one sealer per index');
 $node->poll_query_until('postgres',
-	q{SELECT count(*) = 0 FROM vdb_segments('b_v') WHERE state = 'frozen'})
+	q{SELECT count(*) = 0 FROM vdb_segments('b_v') WHERE state IN ('frozen', 'sealing')})
   or die 'frozen segments of b_v were not sealed';
 is(segments('b_v'), 'sealed:2000,sealed:2000,growing:210', 'the slow seals completed');
 ok($node->poll_query_until('postgres',
@@ -196,7 +197,7 @@ DELETE FROM b WHERE id = -1;
 	ok($node->wait_for_log(qr/vdb sealer gave way to a waiting lock request/, $offset),
 		"the sealer gave way to '$ddl'");
 	$node->poll_query_until('postgres',
-		q{SELECT count(*) = 0 FROM vdb_segments('b_v') WHERE state = 'frozen'})
+		q{SELECT count(*) = 0 FROM vdb_segments('b_v') WHERE state IN ('frozen', 'sealing')})
 	  or die 'abandoned seal of b_v was not redone';
 	pass("the seal abandoned for '$ddl' is redone");
 	check_index('b_v', 'b', "after giving way to '$ddl'");
@@ -252,7 +253,7 @@ is(nstate('b_v', 'frozen'), '1', 'nothing seals it before a trigger');
 set_conf("vdb.seal_delay = 0");
 $node->safe_psql('postgres', 'VACUUM b');
 $node->poll_query_until('postgres',
-	q{SELECT count(*) = 0 FROM vdb_segments('b_v') WHERE state = 'frozen'})
+	q{SELECT count(*) = 0 FROM vdb_segments('b_v') WHERE state IN ('frozen', 'sealing')})
   or die 'VACUUM did not get the frozen segment sealed';
 pass('VACUUM after the crash got the frozen segment sealed');
 check_index('b_v', 'b', 'after the seal redone');
@@ -272,7 +273,7 @@ is(segments('c_v'), 'frozen:1000,frozen:1000,growing:500',
 	'with vdb.auto_seal = off frozen segments stay frozen');
 $node->safe_psql('postgres', 'VACUUM c');
 $node->poll_query_until('postgres',
-	q{SELECT count(*) = 0 FROM vdb_segments('c_v') WHERE state = 'frozen'})
+	q{SELECT count(*) = 0 FROM vdb_segments('c_v') WHERE state IN ('frozen', 'sealing')})
   or die 'VACUUM with auto_seal on did not seal c_v';
 is(segments('c_v'), 'sealed:1000,sealed:1000,growing:500',
 	'a VACUUM with vdb.auto_seal = on gets them sealed');
@@ -318,11 +319,12 @@ WHERE backend_type = 'vdb sealer' AND state = 'active' AND query LIKE 'sealing s
 	last if $node->safe_psql('postgres', q{
 SELECT count(*) FROM (SELECT * FROM vdb_segments('d1_v') UNION ALL
 	SELECT * FROM vdb_segments('d2_v') UNION ALL SELECT * FROM vdb_segments('d3_v')) s
-WHERE state = 'frozen'}) eq '0';
+WHERE state IN ('frozen', 'sealing')}) eq '0';
 	usleep(100_000);
 }
 is($most, 1, "vdb.max_sealers = 1 sealer sealed at a time (saw $most)");
-is(nstate('d1_v', 'frozen') + nstate('d2_v', 'frozen') + nstate('d3_v', 'frozen'),
+is(nstate('d1_v', 'frozen') + nstate('d2_v', 'frozen') + nstate('d3_v', 'frozen') +
+	  nstate('d1_v', 'sealing') + nstate('d2_v', 'sealing') + nstate('d3_v', 'sealing'),
 	0, 'one sealer sealed the frozen segments of all three indexes');
 
 $node->stop;

@@ -33,7 +33,7 @@ sub compare
 {
 	my ($what) = @_;
 	$primary->poll_query_until('postgres',
-		q{SELECT count(*) = 0 FROM vdb_segments('t_v') WHERE state = 'frozen'})
+		q{SELECT count(*) = 0 FROM vdb_segments('t_v') WHERE state IN ('frozen', 'sealing')})
 	  or die 'the primary did not seal its frozen segments';
 	$primary->wait_for_catchup($standby);
 	my $expected = VdbTest::segment_directory($primary, 't_v');
