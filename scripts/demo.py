@@ -67,7 +67,7 @@ def main():
     print("== waiting for the background sealer")
     start = time.time()
     while time.time() - start < 300:
-        cur.execute("SELECT count(*) FROM vdb_segments('items_embedding_idx') WHERE state = 'frozen'")
+        cur.execute("SELECT count(*) FROM vdb_segments('items_embedding_idx') WHERE state IN ('frozen', 'sealing')")
         if cur.fetchone()[0] == 0:
             break
         show_segments(cur, f"after {time.time() - start:4.0f} s")

@@ -178,7 +178,7 @@ def wait_sealed(cur, index, timeout):
     """Seconds until the index has no frozen segment left, or None on timeout."""
     t = time.perf_counter()
     while time.perf_counter() - t < timeout:
-        cur.execute("SELECT count(*) FROM vdb_segments(%s) WHERE state = 'frozen'", (index,))
+        cur.execute("SELECT count(*) FROM vdb_segments(%s) WHERE state IN ('frozen', 'sealing')", (index,))
         if cur.fetchone()[0] == 0:
             return time.perf_counter() - t
         time.sleep(0.1)

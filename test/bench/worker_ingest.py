@@ -126,7 +126,7 @@ ALTER TABLE {t} ALTER COLUMN v SET STORAGE PLAIN;
         for path in chunks[1:]:
             psql(f"\\copy fm_b FROM '{path}'")
         copy_b = time.time() - t0
-        while psql("SELECT count(*) FROM vdb_segments('fm_b_v') WHERE state = 'frozen'").strip() != "0":
+        while psql("SELECT count(*) FROM vdb_segments('fm_b_v') WHERE state IN ('frozen', 'sealing')").strip() != "0":
             time.sleep(0.2)
         sealed_b = time.time() - t0
         load_q.terminate()
