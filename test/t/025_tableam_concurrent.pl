@@ -79,8 +79,16 @@ my ($in_freed, $total) = split /\|/, $node->safe_psql('postgres',
 is($total, '20000', 'second round: every row arrived');
 diag("second round: $in_freed of $total new rows in the freed pages");
 cmp_ok($in_freed, '>=', 14000, 'concurrent writers refill the freed pages');
-cmp_ok($node->safe_psql('postgres', "SELECT pg_relation_size('items') / 8192"),
-	'<=', $size_before + 40, 'so the table barely grows');
+# The rows that did not fit into the freed pages spill onto few pages past
+# the old end.  (The file itself may grow more: writers that contend for
+# the extension lock add empty pages in bulk, listed in the free space map
+# for later rows, so its size depends on timing.)
+my $spill_pages = $node->safe_psql('postgres',
+	"SELECT count(DISTINCT blk(ctid)) FROM items WHERE blk(ctid) >= $size_before");
+diag("second round: rows on $spill_pages pages past the old end; table grew by "
+	  . ($node->safe_psql('postgres', "SELECT pg_relation_size('items') / 8192") - $size_before)
+	  . ' pages');
+cmp_ok($spill_pages, '<=', 40, 'so few rows go past the old end of the table');
 
 $node->stop;
 done_testing();
