@@ -42,6 +42,18 @@ CREATE INDEX ${t}_v ON $t USING vdb_ivf (v) WITH (segment_rows = 1000);
 });
 }
 
+# Wait until the server has come back from a crash that happened after the
+# log offset $logstart.  Watch the log rather than poll with psql: while the
+# server restarts psql can exit before reading the query on its stdin, and
+# IPC::Run then dies of the broken pipe.
+sub wait_for_restart
+{
+	my ($logstart) = @_;
+	$node->wait_for_log(qr/database system is ready to accept connections/, $logstart);
+	$node->poll_query_until('postgres', 'SELECT 1', '1')
+	  or die 'server did not restart after the crash';
+}
+
 # Run sql with the crash point set; it must PANIC there, and the server
 # must come back.
 sub crash_at
@@ -51,8 +63,7 @@ sub crash_at
 	my ($ret, $out, $err) = $node->psql('postgres',
 		"SET vdb.debug_crash_at = '$step'; $sql");
 	isnt($ret, 0, "$step: the statement did not complete");
-	$node->poll_query_until('postgres', 'SELECT 1', '1')
-	  or die "server did not restart after the crash at $step";
+	wait_for_restart($logstart);
 	my $log = slurp_file($node->logfile, $logstart);
 	like($log, qr/PANIC:  vdb\.debug_crash_at: crashing at step "$step"/,
 		"$step: the backend crashed at the step");
@@ -192,8 +203,7 @@ SELECT pg_reload_conf();
 $node->psql('postgres', q{VACUUM tw});
 ok($node->wait_for_log(qr/PANIC:  vdb\.debug_crash_at: crashing at step "seal_build"/, $logstart),
 	'worker: the background sealer crashed in the middle of the run');
-$node->poll_query_until('postgres', 'SELECT 1', '1')
-  or die 'server did not restart after the sealer crashed';
+wait_for_restart($logstart);
 $node->safe_psql('postgres', q{
 LOAD 'vdb';
 ALTER SYSTEM RESET vdb.debug_crash_at;
