@@ -14,8 +14,11 @@
  *						  run block 0	VdbSealedHeaderData (one item)
  *						  centroid pages: one VdbListData item per list, in
  *										list order, each with its centroid
+ *						  quantizer pages (format 2): SQ8 offsets, scales
  *						  posting pages: each list's entries on a contiguous
- *										sub-run of pages, lists in list order
+ *										sub-run of pages, lists in list order;
+ *										in format 2 the list's SQ8 code
+ *										pages, then its float pages
  *
  * Every page but the metapage carries (segid, generation) in its special
  * space, so a scan that follows a page can tell whether it still belongs to
@@ -45,7 +48,8 @@
 #include "utils/timestamp.h"
 
 #define VDB_IVF_MAGIC			0x76646269	/* "vdbi" */
-#define VDB_IVF_VERSION			1
+#define VDB_IVF_VERSION			2	/* 2: sealed lists hold SQ8 codes */
+#define VDB_IVF_MIN_VERSION		1	/* oldest format still read (and written to) */
 #define VDB_IVF_METAPAGE_BLKNO	0
 #define VDB_IVF_PAGE_ID			0xFF8D
 
@@ -78,7 +82,10 @@ typedef enum VdbSegmentState
 #define VDB_PAGE_GROWING		0x0002	/* growing or frozen chain page */
 #define VDB_PAGE_SEALED_HEADER	0x0004
 #define VDB_PAGE_CENTROID		0x0008
-#define VDB_PAGE_POSTING		0x0010
+#define VDB_PAGE_POSTING		0x0010	/* float entries, no codes (format 1) */
+#define VDB_PAGE_CODES			0x0020	/* SQ8 code entries (format 2) */
+#define VDB_PAGE_VECTORS		0x0040	/* float entries behind code entries */
+#define VDB_PAGE_QUANTIZER		0x0080	/* SQ8 offsets and scales (format 2) */
 
 /* Special space of every page. */
 typedef struct VdbPageOpaqueData
@@ -182,19 +189,41 @@ typedef struct VdbSealedHeaderData
 	BlockNumber ncentroid_pages;
 	BlockNumber posting_start;	/* offset in the run of the first posting page */
 	BlockNumber nposting_pages;
+	/* format 2 (absent from a format 1 header, see VdbSealedHasCodes) */
+	uint32		flags;			/* VDB_SEALED_* */
+	BlockNumber quant_start;	/* offset of the first quantizer page */
+	BlockNumber nquant_pages;
+	float		max_norm;		/* largest |x| of an entry (error bounds) */
 } VdbSealedHeaderData;
+
+/* The segment's lists hold SQ8 codes (with the vectors behind them). */
+#define VDB_SEALED_CODES		0x0001
+
+/* Size of a format 1 header item: one without codes. */
+#define VDB_SEALED_HEADER_V1_SIZE	offsetof(VdbSealedHeaderData, flags)
+
+/*
+ * Quantizer pages (format 2): the per-dimension offsets o[0 .. dim) then
+ * scales s[0 .. dim) of the segment's SQ8 codes, as one float array cut
+ * into items of at most VDB_QUANT_ITEM_FLOATS floats, one item per page.
+ * Code c[i] stands for o[i] + s[i] * c[i].
+ */
+#define VDB_QUANT_ITEM_FLOATS	1024
 
 /*
  * One list of a sealed segment (one item per list on centroid pages, lists
- * in order).  Its entries are on pages [start, start + npages) of the run
- * (offsets relative to the run's head), in no particular order.
+ * in order).  Its pages are [start, start + npages) of the run (offsets
+ * relative to the run's head).  Without codes (format 1, ncode_pages = 0)
+ * they are posting pages of float entries; with codes, the first
+ * ncode_pages hold the list's code entries and the rest the float entries
+ * they point to.  Entries are in no particular order.
  */
 typedef struct VdbListData
 {
 	BlockNumber start;
 	BlockNumber npages;
 	uint32		nentries;		/* written at seal time (VACUUM may remove some) */
-	uint32		unused;
+	uint32		ncode_pages;	/* 0 in format 1 (was "unused", always 0) */
 	float		centroid[FLEXIBLE_ARRAY_MEMBER];
 } VdbListData;
 
@@ -215,6 +244,28 @@ typedef VdbPostingEntryData *VdbPostingEntry;
 
 #define VDB_POSTING_ENTRY_SIZE(dim) \
 	MAXALIGN(offsetof(VdbPostingEntryData, x) + sizeof(float) * (dim))
+
+/*
+ * An entry on a code page (format 2): the row's SQ8 code, where its float
+ * entry is (a VDB_PAGE_VECTORS page of the same list), and an upper bound
+ * on the distance between the row's vector and the vector its code stands
+ * for, so that a scan can bound the exact distance from below without
+ * reading the float entry.  VACUUM removes code entries only: a float
+ * entry is reached only through its code entry.
+ */
+typedef struct VdbCodeEntryData
+{
+	ItemPointerData tid;
+	OffsetNumber vector_off;	/* item of the float entry on its page */
+	BlockNumber vector_page;	/* offset in the run of that page */
+	float		error;			/* >= |x - decoded code|, rounded up */
+	uint8		code[FLEXIBLE_ARRAY_MEMBER];
+} VdbCodeEntryData;
+
+typedef VdbCodeEntryData *VdbCodeEntry;
+
+#define VDB_CODE_ENTRY_SIZE(dim) \
+	MAXALIGN(offsetof(VdbCodeEntryData, code) + (dim))
 
 /* Index options (reloptions). */
 typedef struct VdbIvfOptions

@@ -411,7 +411,106 @@ CheckChain(CheckState *cs, VdbSegment seg)
 }
 
 /*
- * Check a sealed run (header, lists, posting pages) and collect its entries.
+ * Check the float entry a code entry points to: on one of its list's float
+ * pages [vstart, vend) of the run, with the same heap TID.
+ */
+static void
+CheckCodeTarget(CheckState *cs, VdbSegment seg, uint32 list, const VdbCodeEntry code,
+				BlockNumber vstart, BlockNumber vend, int dim)
+{
+	Buffer		buf;
+	Page		page;
+	ItemId		itemid;
+
+	if (code->vector_page < vstart || code->vector_page >= vend)
+	{
+		Problem(cs, "segment %u: list %u has a code entry pointing to run block %u, outside its float pages %u..%u",
+				seg->segid, list, code->vector_page, vstart, vend);
+		return;
+	}
+	buf = CheckReadPage(cs, seg->head + code->vector_page, seg, VDB_PAGE_VECTORS);
+	if (!BufferIsValid(buf))
+		return;
+	page = BufferGetPage(buf);
+	if (code->vector_off < FirstOffsetNumber || code->vector_off > PageGetMaxOffsetNumber(page) ||
+		!ItemIdIsNormal(itemid = PageGetItemId(page, code->vector_off)) ||
+		ItemIdGetLength(itemid) < VDB_POSTING_ENTRY_SIZE(dim) ||
+		!ItemPointerEquals(&((VdbPostingEntry) PageGetItem(page, itemid))->tid,
+						   (ItemPointer) &code->tid))
+		Problem(cs, "segment %u: list %u has a code entry for (%u,%u) whose float entry at run block %u item %u is missing or another row's",
+				seg->segid, list, ItemPointerGetBlockNumberNoCheck(&code->tid),
+				ItemPointerGetOffsetNumberNoCheck(&code->tid), code->vector_page,
+				code->vector_off);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Check one list's pages and collect its entries: float posting pages
+ * (format 1), or code pages whose entries each point to a float entry.
+ * Returns the entries present.
+ */
+static int64
+CheckList(CheckState *cs, VdbSegment seg, uint32 list, const VdbListData *l,
+		  bool codes, int dim)
+{
+	int64		inlist = 0;
+	BlockNumber ncode = codes ? l->ncode_pages : 0;
+	PGAlignedBlock copy;
+
+	if (!codes && l->ncode_pages != 0)
+		Problem(cs, "segment %u: list %u has %u code pages in a segment without codes",
+				seg->segid, list, l->ncode_pages);
+	if (codes && (ncode > l->npages || (l->nentries > 0 && ncode == 0)))
+	{
+		Problem(cs, "segment %u: list %u has %u code pages of %u", seg->segid, list,
+				ncode, l->npages);
+		return 0;
+	}
+	for (BlockNumber q = 0; q < (codes ? ncode : l->npages); q++)
+	{
+		Buffer		pbuf;
+		Page		ppage;
+		OffsetNumber pmax;
+
+		CHECK_FOR_INTERRUPTS();
+		pbuf = CheckReadPage(cs, seg->head + l->start + q, seg,
+							 codes ? VDB_PAGE_CODES : VDB_PAGE_POSTING);
+		if (!BufferIsValid(pbuf))
+			continue;
+		/* a copy, so that no lock is held while the float pages are read */
+		memcpy(copy.data, BufferGetPage(pbuf), BLCKSZ);
+		UnlockReleaseBuffer(pbuf);
+		ppage = copy.data;
+		pmax = PageGetMaxOffsetNumber(ppage);
+		for (OffsetNumber e = FirstOffsetNumber; e <= pmax; e++)
+		{
+			Item		item = PageGetItem(ppage, PageGetItemId(ppage, e));
+
+			if (codes)
+			{
+				CheckCodeTarget(cs, seg, list, (VdbCodeEntry) item,
+								l->start + ncode, l->start + l->npages, dim);
+				RememberEntry(cs, &((VdbCodeEntry) item)->tid, seg->segid);
+			}
+			else
+				RememberEntry(cs, &((VdbPostingEntry) item)->tid, seg->segid);
+		}
+		inlist += pmax;
+	}
+	/* float pages behind the codes: only their stamps (entries may be dead) */
+	for (BlockNumber q = ncode; codes && q < l->npages; q++)
+	{
+		Buffer		pbuf = CheckReadPage(cs, seg->head + l->start + q, seg, VDB_PAGE_VECTORS);
+
+		if (BufferIsValid(pbuf))
+			UnlockReleaseBuffer(pbuf);
+	}
+	return inlist;
+}
+
+/*
+ * Check a sealed run (header, lists, quantizer, posting pages) and collect
+ * its entries.
  */
 static void
 CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
@@ -419,6 +518,9 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 	Buffer		buf;
 	Page		page;
 	VdbSealedHeaderData h;
+	Size		hsize;
+	bool		codes;
+	BlockNumber nquant;
 	BlockNumber expect_start;
 	int64		present = 0;
 	uint32		list = 0;
@@ -434,16 +536,31 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 		UnlockReleaseBuffer(buf);
 		return;
 	}
-	memcpy(&h, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)), sizeof(h));
+	hsize = ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber));
+	memset(&h, 0, sizeof(h));
+	memcpy(&h, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)),
+		   Min(hsize, sizeof(h)));
 	UnlockReleaseBuffer(buf);
 
+	/* format 1 headers end before flags; format 2 ones have codes */
+	codes = hsize >= sizeof(VdbSealedHeaderData) && (h.flags & VDB_SEALED_CODES);
+	nquant = codes ? (2 * dim + VDB_QUANT_ITEM_FLOATS - 1) / VDB_QUANT_ITEM_FLOATS : 0;
 	if (h.segid != seg->segid || h.generation != seg->generation || h.nlists != seg->nlists ||
 		h.nrows != seg->nrows || h.dimensions != dim || h.kind != kind ||
-		h.centroid_start != 1 || h.posting_start != 1 + h.ncentroid_pages ||
+		hsize < VDB_SEALED_HEADER_V1_SIZE ||
+		(hsize >= sizeof(VdbSealedHeaderData) && h.flags != VDB_SEALED_CODES) ||
+		(codes && (h.quant_start != 1 + h.ncentroid_pages || h.nquant_pages != nquant)) ||
+		h.centroid_start != 1 || h.posting_start != 1 + h.ncentroid_pages + nquant ||
 		h.posting_start + h.nposting_pages != seg->npages || h.nlists == 0)
 	{
 		Problem(cs, "segment %u: run header does not match the directory", seg->segid);
 		return;
+	}
+	for (BlockNumber p = 0; p < nquant; p++)
+	{
+		buf = CheckReadPage(cs, seg->head + h.quant_start + p, seg, VDB_PAGE_QUANTIZER);
+		if (BufferIsValid(buf))
+			UnlockReleaseBuffer(buf);
 	}
 
 	expect_start = h.posting_start;
@@ -471,7 +588,7 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			VdbListData *l = &lists[off - 1];
-			int64		inlist = 0;
+			int64		inlist;
 
 			if (l->start != expect_start || l->start + l->npages > seg->npages)
 			{
@@ -480,27 +597,7 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 				pfree(lists);
 				return;
 			}
-			for (BlockNumber q = 0; q < l->npages; q++)
-			{
-				Buffer		pbuf;
-				Page		ppage;
-				OffsetNumber pmax;
-
-				CHECK_FOR_INTERRUPTS();
-				pbuf = CheckReadPage(cs, seg->head + l->start + q, seg, VDB_PAGE_POSTING);
-				if (!BufferIsValid(pbuf))
-					continue;
-				ppage = BufferGetPage(pbuf);
-				pmax = PageGetMaxOffsetNumber(ppage);
-				for (OffsetNumber e = FirstOffsetNumber; e <= pmax; e++)
-				{
-					VdbPostingEntry entry = (VdbPostingEntry) PageGetItem(ppage, PageGetItemId(ppage, e));
-
-					RememberEntry(cs, &entry->tid, seg->segid);
-				}
-				inlist += pmax;
-				UnlockReleaseBuffer(pbuf);
-			}
+			inlist = CheckList(cs, seg, list, l, codes, dim);
 			if (inlist > l->nentries)
 				Problem(cs, "segment %u: list %u holds %lld entries, more than the %u written",
 						seg->segid, list, (long long) inlist, l->nentries);

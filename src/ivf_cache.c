@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/proc.h"
@@ -48,6 +50,65 @@ static Size cache_bytes = 0;
 static uint64 cache_clock = 0;
 
 /*
+ * Read a format 2 segment's SQ8 offsets and scales (quantizer pages) into
+ * seg, in the current memory context.
+ */
+static void
+LoadQuantizer(Relation index, const VdbSegmentData *dirseg,
+			  const VdbSealedHeaderData *header, VdbCachedSegment *seg)
+{
+	int			dim = seg->dim;
+	float	   *quant = palloc(sizeof(float) * 2 * dim);
+	int			have = 0;
+	double		span = 0.0;
+
+	if (header->quant_start + header->nquant_pages > dirseg->npages)
+		have = -1;				/* reported below */
+	for (BlockNumber b = 0; have >= 0 && b < header->nquant_pages; b++)
+	{
+		BlockNumber blkno = dirseg->head + header->quant_start + b;
+		Buffer		buf;
+		Page		page;
+		Size		len;
+
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		VdbCheckSegmentPage(index, page, blkno, dirseg->segid,
+							dirseg->generation, VDB_PAGE_QUANTIZER);
+		len = PageGetMaxOffsetNumber(page) == FirstOffsetNumber ?
+			ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber)) : 0;
+		if (len == 0 || len % sizeof(float) != 0 ||
+			have + len / sizeof(float) > (Size) 2 * dim)
+			have = -1;
+		else
+		{
+			memcpy(quant + have, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)), len);
+			have += len / sizeof(float);
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	if (have != 2 * dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("quantizer pages of sealed segment %u of index \"%s\" do not match its header",
+						dirseg->segid, RelationGetRelationName(index))));
+	seg->sq_offset = quant;
+	seg->sq_scale = quant + dim;
+	for (int i = 0; i < dim; i++)
+	{
+		if (!(seg->sq_scale[i] >= 0.0f) || isinf(seg->sq_scale[i]) || isnan(seg->sq_offset[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("quantizer of sealed segment %u of index \"%s\" is invalid",
+							dirseg->segid, RelationGetRelationName(index))));
+		span += 255.0 * seg->sq_scale[i] * 255.0 * seg->sq_scale[i];
+	}
+	seg->sq_span = (float) (sqrt(span) * (1.0 + 1e-6));
+	seg->max_norm = header->max_norm;
+}
+
+/*
  * Read a sealed segment's header and centroid pages into a new cache entry.
  */
 static VdbCacheEntry *
@@ -58,6 +119,7 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 	VdbCacheEntry *entry;
 	VdbCachedSegment *seg;
 	VdbSealedHeaderData header;
+	Size		header_size;
 	Buffer		buf;
 	Page		page;
 	uint32		nlists = dirseg->nlists;
@@ -70,13 +132,16 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 	VdbCheckSegmentPage(index, page, dirseg->head, dirseg->segid,
 						dirseg->generation, VDB_PAGE_SEALED_HEADER);
 	if (PageGetMaxOffsetNumber(page) < FirstOffsetNumber ||
-		ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber)) < sizeof(VdbSealedHeaderData))
+		ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber)) < VDB_SEALED_HEADER_V1_SIZE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("sealed segment %u of index \"%s\" has no header",
 						dirseg->segid, RelationGetRelationName(index))));
+	header_size = Min(ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber)),
+					  sizeof(VdbSealedHeaderData));
+	memset(&header, 0, sizeof(header));
 	memcpy(&header, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)),
-		   sizeof(VdbSealedHeaderData));
+		   header_size);
 	UnlockReleaseBuffer(buf);
 
 	if (header.segid != dirseg->segid || header.nlists != nlists ||
@@ -111,9 +176,16 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 	seg->centroid_norms = palloc(sizeof(float) * nlists);
 	seg->list_start = palloc(sizeof(BlockNumber) * nlists);
 	seg->list_npages = palloc(sizeof(BlockNumber) * nlists);
+	seg->list_ncode_pages = palloc(sizeof(BlockNumber) * nlists);
 	seg->list_nentries = palloc(sizeof(uint32) * nlists);
 	entry->bytes = (sizeof(float) * ((Size) dim + 1) +
-					2 * sizeof(BlockNumber) + sizeof(uint32)) * nlists;
+					3 * sizeof(BlockNumber) + sizeof(uint32)) * nlists;
+
+	/* Format 2: the SQ8 quantizer (a format 1 header is shorter). */
+	seg->has_codes = header_size >= sizeof(VdbSealedHeaderData) &&
+		(header.flags & VDB_SEALED_CODES) != 0;
+	if (seg->has_codes)
+		LoadQuantizer(index, dirseg, &header, seg);
 
 	/* Centroid pages: one VdbListData per list, lists in order. */
 	for (BlockNumber b = 0; b < header.ncentroid_pages; b++)
@@ -146,7 +218,9 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 			seg->list_start[list] = item->start;
 			seg->list_npages[list] = item->npages;
 			seg->list_nentries[list] = item->nentries;
-			if (item->start + item->npages > dirseg->npages)
+			seg->list_ncode_pages[list] = seg->has_codes ? item->ncode_pages : 0;
+			if (item->start + item->npages > dirseg->npages ||
+				seg->list_ncode_pages[list] > item->npages)
 				list = nlists + 1;	/* reported below */
 			else
 				list++;

@@ -75,11 +75,18 @@ static bool vdb_last_scan_valid = false;
 
 int			vdb_max_probes = 0;
 
-/* One candidate row: its exact internal distance and heap TID. */
+/*
+ * One candidate row: its heap TID and either its exact internal distance
+ * (vector_off = 0) or, for a row found through its SQ8 code, a lower bound
+ * on that distance and where its float entry is, to re-rank it from.
+ */
 typedef struct VdbCandidate
 {
-	float		distance;
+	float		distance;		/* exact, or a lower bound if vector_off != 0 */
 	ItemPointerData tid;
+	OffsetNumber vector_off;	/* float entry's item, 0 when exact */
+	BlockNumber vector_blk;		/* float entry's block */
+	int32		seg;			/* its sealed segment (index into sealed[]) */
 } VdbCandidate;
 
 /* One list in the global ranking. */
@@ -89,11 +96,24 @@ typedef struct VdbRankedList
 	uint32		list;			/* global list number */
 } VdbRankedList;
 
-/* A sealed segment as this scan sees it. */
+/*
+ * A sealed segment as this scan sees it.  For a segment with SQ8 codes the
+ * query is prepared once, when the scan first reads one of its lists: qs
+ * is q - offset (L2) or q * scale (inner product), and the slack terms
+ * bound every rounding error between a code's computed distance and the
+ * exact distance the float kernel gives its row (see CodeLowerBound).
+ */
 typedef struct VdbScanSegment
 {
 	const VdbCachedSegment *cache;
 	uint32		first_list;		/* global number of its list 0 */
+	bool		prepared;
+	float	   *qs;
+	double		qo;				/* inner product: q . offset */
+	double		qnorm;			/* |q| */
+	double		slack_code;		/* error of the SQ8 kernel and of qs, qo */
+	double		slack_query;	/* L2: |q - (offset + qs)| */
+	double		slack_exact;	/* error of the exact float kernel */
 } VdbScanSegment;
 
 /* A growing or frozen chain page read by the first batch. */
@@ -153,6 +173,7 @@ typedef struct VdbScanOpaqueData
 	VdbCandidate last;
 
 	VdbScanStats stats;
+	int64		reranked;		/* candidates re-ranked from float entries */
 } VdbScanOpaqueData;
 
 typedef VdbScanOpaqueData *VdbScanOpaque;
@@ -444,16 +465,126 @@ AssignedList(VdbScanOpaque so, uint32 segid, uint32 list)
 }
 
 /*
- * Read the posting pages of one list and add its entries as candidates.
+ * Prepare the query for a segment's SQ8 codes and bound the errors.
+ *
+ * A code's distance is computed from the decoded vector o + s * code, so
+ * the exact distance differs from it by at most |x - decoded| (the entry's
+ * error, stored rounded up) for L2, or |q| times that for inner products;
+ * and every float computation on the way is bounded as distance.h states
+ * (kernels over d terms: 3 d eps (|qs| + |s * code|)^2 for SQ8 L2, 2 d eps
+ * |w| |code| for SQ8 dot, 2 d eps (|a| + |b|)^2 and 2 d eps |a| |b| for the
+ * exact kernels), plus one rounding per element for qs itself.  All in
+ * double, per (query, segment), with |s * code| <= sq_span and
+ * |x| <= max_norm of the segment.
  */
 static void
-ReadPostingList(IndexScanDesc scan, const VdbScanSegment *sseg, uint32 list)
+PrepareCodes(VdbScanOpaque so, VdbScanSegment *sseg)
+{
+	const VdbCachedSegment *seg = sseg->cache;
+	int			dim = so->dim;
+	double		eps = FLT_EPSILON;
+	double		qnorm = 0.0;
+	double		qsnorm = 0.0;
+	double		onorm = 0.0;
+
+	sseg->qs = MemoryContextAlloc(so->scan_cxt, sizeof(float) * dim);
+	for (int i = 0; i < dim; i++)
+	{
+		double		q = so->query[i];
+
+		if (so->kind == VDB_DISTANCE_L2)
+			sseg->qs[i] = so->query[i] - seg->sq_offset[i];
+		else
+			sseg->qs[i] = so->query[i] * seg->sq_scale[i];
+		qnorm += q * q;
+		qsnorm += (double) sseg->qs[i] * sseg->qs[i];
+		onorm += (double) seg->sq_offset[i] * seg->sq_offset[i];
+	}
+	qnorm = sqrt(qnorm);
+	qsnorm = sqrt(qsnorm);
+	onorm = sqrt(onorm);
+	sseg->qnorm = qnorm;
+
+	if (so->kind == VDB_DISTANCE_L2)
+	{
+		double		reach = qsnorm + seg->sq_span;
+
+		sseg->qo = 0.0;
+		sseg->slack_code = 3.0 * dim * eps * reach * reach;
+		/* qs[i] = fl(q[i] - o[i]): the code is measured from a moved query */
+		sseg->slack_query = eps * qsnorm * (1.0 + eps);
+		reach = qnorm + seg->max_norm;
+		sseg->slack_exact = 2.0 * dim * eps * reach * reach;
+	}
+	else
+	{
+		sseg->qo = VectorInnerProduct(dim, so->query, seg->sq_offset);
+		sseg->slack_code =
+			2.0 * dim * eps * qsnorm * 255.0 * sqrt((double) dim) +	/* SQ8 dot */
+			eps * qnorm * seg->sq_span +	/* qs[i] = fl(q[i] * s[i]) */
+			2.0 * dim * eps * qnorm * onorm +	/* q . o */
+			2.0 * eps * qnorm * (onorm + seg->sq_span);	/* the final sum */
+		sseg->slack_query = 0.0;
+		sseg->slack_exact = 2.0 * dim * eps * qnorm * seg->max_norm;
+	}
+	sseg->prepared = true;
+}
+
+/*
+ * A lower bound, never above what EntryDistance computes for the row, on
+ * the internal distance of a row from its SQ8 code.
+ */
+static inline float
+CodeLowerBound(VdbScanOpaque so, const VdbScanSegment *sseg, const VdbCodeEntry entry)
+{
+	const VdbCachedSegment *seg = sseg->cache;
+	double		bound;
+	float		f;
+
+	if (so->kind == VDB_DISTANCE_L2)
+	{
+		double		a = VectorSq8L2Squared(so->dim, sseg->qs, seg->sq_scale, entry->code);
+		double		t = sqrt(Max(0.0, a - sseg->slack_code)) -
+			(double) entry->error - sseg->slack_query;
+
+		bound = (t > 0.0 ? t * t * (1.0 - 4.0 * DBL_EPSILON) : 0.0) - sseg->slack_exact;
+	}
+	else
+	{
+		double		a = (double) VectorSq8Dot(so->dim, sseg->qs, entry->code) + sseg->qo;
+
+		bound = -a - sseg->slack_code - sseg->qnorm * (double) entry->error -
+			sseg->slack_exact;
+		bound -= fabs(bound) * 4.0 * DBL_EPSILON;
+	}
+	if (isnan(bound))
+		return -get_float4_infinity();
+	f = (float) bound;
+	if ((double) f > bound)
+		f = nextafterf(f, -INFINITY);
+	return f;
+}
+
+/*
+ * Read the posting pages of one list and add its entries as candidates:
+ * float entries with their exact distance, or (format 2) code entries with
+ * a lower bound, to be re-ranked before they are returned.
+ */
+static void
+ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 {
 	VdbScanOpaque so = (VdbScanOpaque) scan->opaque;
+	VdbScanSegment *sseg = &so->sealed[segno];
 	const VdbCachedSegment *seg = sseg->cache;
 	BlockNumber first = seg->head + seg->list_start[list];
+	BlockNumber ncode = seg->list_ncode_pages[list];
+	bool		codes = seg->has_codes && ncode > 0;
+	BlockNumber npages = codes ? ncode : seg->list_npages[list];
 
-	for (BlockNumber blkno = first; blkno < first + seg->list_npages[list]; blkno++)
+	if (codes && !so->no_order && !sseg->prepared)
+		PrepareCodes(so, sseg);
+
+	for (BlockNumber blkno = first; blkno < first + npages; blkno++)
 	{
 		Buffer		buf;
 		Page		page;
@@ -464,26 +595,85 @@ ReadPostingList(IndexScanDesc scan, const VdbScanSegment *sseg, uint32 list)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		VdbCheckSegmentPage(scan->indexRelation, page, blkno, seg->segid,
-							seg->generation, VDB_PAGE_POSTING);
+							seg->generation, codes ? VDB_PAGE_CODES : VDB_PAGE_POSTING);
 		maxoff = PageGetMaxOffsetNumber(page);
 		ReserveCandidates(so, maxoff);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemId		itemid = PageGetItemId(page, off);
-			VdbPostingEntry entry;
 			VdbCandidate *c;
 
 			if (!ItemIdIsNormal(itemid))
 				continue;
-			entry = (VdbPostingEntry) PageGetItem(page, itemid);
 			c = &so->cand[so->ncand++];
-			c->distance = EntryDistance(so, entry->x);
-			c->tid = entry->tid;
+			c->seg = segno;
+			if (codes)
+			{
+				VdbCodeEntry entry = (VdbCodeEntry) PageGetItem(page, itemid);
+
+				c->tid = entry->tid;
+				if (so->no_order)
+				{
+					c->distance = 0.0f;
+					c->vector_off = InvalidOffsetNumber;
+				}
+				else
+				{
+					c->distance = CodeLowerBound(so, sseg, entry);
+					c->vector_off = entry->vector_off;
+					c->vector_blk = seg->head + entry->vector_page;
+				}
+			}
+			else
+			{
+				VdbPostingEntry entry = (VdbPostingEntry) PageGetItem(page, itemid);
+
+				c->distance = EntryDistance(so, entry->x);
+				c->tid = entry->tid;
+				c->vector_off = InvalidOffsetNumber;
+			}
 			so->stats.entries_scanned++;
 		}
 		UnlockReleaseBuffer(buf);
 	}
 	so->stats.lists_probed++;
+}
+
+/*
+ * Replace a candidate's lower bound by its exact distance, computed from
+ * its float entry.
+ */
+static void
+RerankCandidate(IndexScanDesc scan, VdbCandidate *c)
+{
+	VdbScanOpaque so = (VdbScanOpaque) scan->opaque;
+	const VdbCachedSegment *seg = so->sealed[c->seg].cache;
+	Buffer		buf;
+	Page		page;
+	ItemId		itemid;
+	VdbPostingEntry entry;
+
+	CHECK_FOR_INTERRUPTS();
+	buf = ReadBuffer(scan->indexRelation, c->vector_blk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	VdbCheckSegmentPage(scan->indexRelation, page, c->vector_blk, seg->segid,
+						seg->generation, VDB_PAGE_VECTORS);
+	if (c->vector_off > PageGetMaxOffsetNumber(page) ||
+		!ItemIdIsNormal(itemid = PageGetItemId(page, c->vector_off)) ||
+		ItemIdGetLength(itemid) < VDB_POSTING_ENTRY_SIZE(so->dim) ||
+		!ItemPointerEquals(&((VdbPostingEntry) PageGetItem(page, itemid))->tid, &c->tid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("code entry of index \"%s\" points to a missing float entry",
+						RelationGetRelationName(scan->indexRelation)),
+				 errdetail("Segment %u, block %u, item %u.", seg->segid,
+						   c->vector_blk, c->vector_off)));
+	entry = (VdbPostingEntry) PageGetItem(page, itemid);
+	c->distance = EntryDistance(so, entry->x);
+	c->vector_off = InvalidOffsetNumber;
+	UnlockReleaseBuffer(buf);
+	so->reranked++;
 }
 
 /*
@@ -556,6 +746,8 @@ ReadChainPage(IndexScanDesc scan, int pageno, Page page, bool first_read)
 		c = &so->cand[so->ncand++];
 		c->distance = EntryDistance(so, entry->x);
 		c->tid = entry->tid;
+		c->vector_off = InvalidOffsetNumber;
+		c->seg = -1;
 		so->stats.entries_scanned++;
 	}
 }
@@ -751,7 +943,7 @@ ProbeLists(IndexScanDesc scan, uint32 n)
 
 		while (seg + 1 < so->nsealed && so->sealed[seg + 1].first_list <= list)
 			seg++;
-		ReadPostingList(scan, &so->sealed[seg], list - so->sealed[seg].first_list);
+		ReadPostingList(scan, seg, list - so->sealed[seg].first_list);
 	}
 
 	/* Growing entries waiting for these lists (their pages, once each). */
@@ -827,7 +1019,7 @@ StartScan(IndexScanDesc scan)
 	}
 
 	/* Sealed segments, in segid order, with their cached centroids. */
-	so->sealed = palloc(sizeof(VdbScanSegment) * Max(meta->nsegments, 1));
+	so->sealed = palloc0(sizeof(VdbScanSegment) * Max(meta->nsegments, 1));
 	so->nsealed = 0;
 	so->nlists = 0;
 	for (uint32 i = 0; i < meta->nsegments; i++)
@@ -842,6 +1034,7 @@ StartScan(IndexScanDesc scan)
 		/* keep sealed[] sorted by segid (the directory usually is) */
 		for (j = so->nsealed; j > 0 && so->sealed[j - 1].cache->segid > seg->segid; j--)
 			so->sealed[j] = so->sealed[j - 1];
+		memset(&so->sealed[j], 0, sizeof(VdbScanSegment));
 		so->sealed[j].cache = cached;
 		so->nsealed++;
 		so->stats.segments++;
@@ -954,6 +1147,9 @@ PublishStats(VdbScanOpaque so)
 		return;
 	vdb_last_scan_stats = so->stats;
 	vdb_last_scan_valid = true;
+	elog(DEBUG1, "vdb_ivf scan: %lld entries scanned, %lld re-ranked, %lld returned",
+		 (long long) so->stats.entries_scanned, (long long) so->reranked,
+		 (long long) so->stats.returned);
 }
 
 /*
@@ -1039,6 +1235,19 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 			continue;
 		if (so->ncand == 0)
 			return false;
+
+		/*
+		 * The first candidate only has a lower bound: every other one is at
+		 * or after that bound, so compute its exact distance and let it sink
+		 * to its place.  A row is returned only once it is first with its
+		 * exact distance, i.e. before every bound left: exact order.
+		 */
+		if (so->cand[0].vector_off != InvalidOffsetNumber)
+		{
+			RerankCandidate(scan, &so->cand[0]);
+			SiftDown(so->cand, so->ncand, 0);
+			continue;
+		}
 
 		c = HeapPop(so->cand, &so->ncand);
 

@@ -28,7 +28,14 @@ typedef struct VdbCachedSegment
 	float	   *centroid_norms; /* squared L2 norm of each centroid */
 	BlockNumber *list_start;	/* offset of each list's pages in the run */
 	BlockNumber *list_npages;
+	BlockNumber *list_ncode_pages;	/* of those, code pages (0: no codes) */
 	uint32	   *list_nentries;	/* as written at seal time */
+	/* SQ8 codes (format 2); has_codes false for a format 1 segment */
+	bool		has_codes;
+	float	   *sq_offset;		/* dim offsets */
+	float	   *sq_scale;		/* dim scales */
+	float		sq_span;		/* |255 * scale|: largest |scale * code| */
+	float		max_norm;		/* largest |x| of an entry */
 } VdbCachedSegment;
 
 /* An interim assignment of growing entries: (sealed segment, list). */

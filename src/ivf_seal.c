@@ -57,6 +57,19 @@ struct VdbSealer
 };
 
 /*
+ * The float nearest to v that is not below it (+inf past FLT_MAX).
+ */
+static float
+RoundUpFloat(double v)
+{
+	float		f = (float) v;
+
+	if ((double) f < v)
+		f = nextafterf(f, INFINITY);
+	return f;
+}
+
+/*
  * How many items of a given size fit on one vdb_ivf page.
  */
 static int
@@ -194,8 +207,77 @@ PublishSegments(Relation index, uint32 frozen_segid, uint32 frozen_generation,
 }
 
 /*
- * Write the run of a sealed segment: header, centroid pages, then each
- * list's posting pages, in list order.  Fills in the directory slot.
+ * The SQ8 quantizer of a segment: per dimension, offset = the smallest value
+ * and scale = (largest - smallest) / 255, so that codes 0..255 cover every
+ * row's range.  Per dimension rather than one range for the segment: most
+ * data sets have dimensions of very different spread (Fashion-MNIST's
+ * border pixels are almost always 0), and a shared scale would waste
+ * code values on them.  Also returns the largest |x| of a row.
+ */
+static void
+TrainQuantizer(const float *vectors, int n, int dim, float *offset,
+			   float *scale, float *max_norm)
+{
+	float	   *hi = palloc(sizeof(float) * dim);
+	double		norm_max = 0.0;
+
+	for (int i = 0; i < dim; i++)
+	{
+		offset[i] = n > 0 ? vectors[i] : 0.0f;
+		hi[i] = offset[i];
+	}
+	for (int r = 0; r < n; r++)
+	{
+		const float *x = vectors + (Size) r * dim;
+		double		norm = 0.0;
+
+		for (int i = 0; i < dim; i++)
+		{
+			offset[i] = Min(offset[i], x[i]);
+			hi[i] = Max(hi[i], x[i]);
+			norm += (double) x[i] * x[i];
+		}
+		norm_max = Max(norm_max, norm);
+	}
+	for (int i = 0; i < dim; i++)
+		scale[i] = (float) (((double) hi[i] - offset[i]) / 255.0);
+	*max_norm = RoundUpFloat(sqrt(norm_max));
+	pfree(hi);
+}
+
+/*
+ * Encode one vector: nearest code per dimension, and an upper bound on the
+ * Euclidean distance from x to what the code stands for.  The bound is
+ * computed in double and rounded up, so a scan may trust it as is.
+ */
+static float
+EncodeSq8(const float *x, int dim, const float *offset, const float *scale,
+		  uint8 *code)
+{
+	double		err = 0.0;
+
+	for (int i = 0; i < dim; i++)
+	{
+		double		c = 0.0;
+		double		diff;
+
+		if (scale[i] > 0.0f)
+		{
+			c = rint(((double) x[i] - offset[i]) / scale[i]);
+			c = Max(0.0, Min(255.0, c));
+		}
+		code[i] = (uint8) c;
+		diff = (double) x[i] - ((double) offset[i] + (double) scale[i] * c);
+		err += diff * diff;
+	}
+	/* a relative margin far above double rounding of the sum and the root */
+	return RoundUpFloat(sqrt(err) * (1.0 + 1e-9));
+}
+
+/*
+ * Write the run of a sealed segment: header, centroid pages, quantizer
+ * pages, then each list's code pages followed by its float pages, lists in
+ * order.  Fills in the directory slot.
  */
 static void
 WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
@@ -204,14 +286,19 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	int			dim = s->dim;
 	Size		list_size = VDB_LIST_SIZE(dim);
 	Size		entry_size = VDB_POSTING_ENTRY_SIZE(dim);
+	Size		code_size = VDB_CODE_ENTRY_SIZE(dim);
 	int			lists_per_page = ItemsPerPage(list_size);
 	int			entries_per_page = ItemsPerPage(entry_size);
+	int			codes_per_page = ItemsPerPage(code_size);
+	int			nquant = 2 * dim;
 	int		   *counts = palloc0(sizeof(int) * k);
 	int		   *first = palloc(sizeof(int) * (k + 1));
 	int		   *order = palloc(sizeof(int) * Max(n, 1));
 	BlockNumber *list_start = palloc(sizeof(BlockNumber) * k);
 	BlockNumber *list_pages = palloc(sizeof(BlockNumber) * k);
+	BlockNumber *list_code_pages = palloc(sizeof(BlockNumber) * k);
 	BlockNumber ncentroid_pages = (k + lists_per_page - 1) / lists_per_page;
+	BlockNumber nquant_pages = (nquant + VDB_QUANT_ITEM_FLOATS - 1) / VDB_QUANT_ITEM_FLOATS;
 	BlockNumber npages;
 	BlockNumber head;
 	uint32		segid;
@@ -219,8 +306,13 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	Page		page = block.data;
 	VdbListData *list = palloc0(list_size);
 	VdbPostingEntry entry = palloc0(entry_size);
+	VdbCodeEntry centry = palloc0(code_size);
+	float	   *quant = palloc(sizeof(float) * nquant);	/* offsets, scales */
+	float		max_norm;
 	VdbSealedHeaderData header;
 	BlockNumber blk;
+
+	TrainQuantizer(s->vectors, n, dim, quant, quant + dim, &max_norm);
 
 	/* Order the rows by list (a counting sort, stable in row order). */
 	for (int i = 0; i < n; i++)
@@ -234,11 +326,13 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 		first[j] = first[j - 1];
 	first[0] = 0;
 
-	npages = 1 + ncentroid_pages;
+	npages = 1 + ncentroid_pages + nquant_pages;
 	for (int j = 0; j < k; j++)
 	{
 		list_start[j] = npages;
-		list_pages[j] = (counts[j] + entries_per_page - 1) / entries_per_page;
+		list_code_pages[j] = (counts[j] + codes_per_page - 1) / codes_per_page;
+		list_pages[j] = list_code_pages[j] +
+			(counts[j] + entries_per_page - 1) / entries_per_page;
 		npages += list_pages[j];
 	}
 
@@ -258,8 +352,12 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	header.kind = s->kind;
 	header.centroid_start = 1;
 	header.ncentroid_pages = ncentroid_pages;
-	header.posting_start = 1 + ncentroid_pages;
-	header.nposting_pages = npages - 1 - ncentroid_pages;
+	header.posting_start = 1 + ncentroid_pages + nquant_pages;
+	header.nposting_pages = npages - header.posting_start;
+	header.flags = VDB_SEALED_CODES;
+	header.quant_start = 1 + ncentroid_pages;
+	header.nquant_pages = nquant_pages;
+	header.max_norm = max_norm;
 	VdbInitPage(page, VDB_PAGE_SEALED_HEADER, segid, 1);
 	if (PageAddItem(page, (Item) &header, sizeof(header), InvalidOffsetNumber,
 					false, false) == InvalidOffsetNumber)
@@ -275,6 +373,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 		list->start = list_start[j];
 		list->npages = list_pages[j];
 		list->nentries = counts[j];
+		list->ncode_pages = list_code_pages[j];
 		memcpy(list->centroid, centroids + (Size) j * dim, sizeof(float) * dim);
 		if (PageAddItem(page, (Item) list, list_size, InvalidOffsetNumber,
 						false, false) == InvalidOffsetNumber)
@@ -283,9 +382,52 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 			VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
 	}
 
-	/* Posting pages: each list's entries on its own contiguous pages. */
+	/* Quantizer pages: the offsets and scales, one chunk per page. */
+	for (int i = 0; i < nquant; i += VDB_QUANT_ITEM_FLOATS)
+	{
+		Size		len = sizeof(float) * Min(VDB_QUANT_ITEM_FLOATS, nquant - i);
+
+		VdbInitPage(page, VDB_PAGE_QUANTIZER, segid, 1);
+		if (PageAddItem(page, (Item) (quant + i), len, InvalidOffsetNumber,
+						false, false) == InvalidOffsetNumber)
+			elog(ERROR, "could not add vdb_ivf quantizer item");
+		VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+	}
+
+	/*
+	 * Each list: its code pages, then the float pages the codes point to,
+	 * both in the same entry order.
+	 */
 	for (int j = 0; j < k; j++)
 	{
+		BlockNumber vectors_at = list_start[j] + list_code_pages[j];
+
+		for (int e = 0; e < counts[j]; e++)
+		{
+			int			row = order[first[j] + e];
+			const float *x = s->vectors + (Size) row * dim;
+
+			if (e % codes_per_page == 0)
+			{
+				CHECK_FOR_INTERRUPTS();
+				VdbSealYield(); /* a background sealer may give way */
+				VdbInitPage(page, VDB_PAGE_CODES, segid, 1);
+			}
+			centry->tid = s->tids[row];
+			centry->vector_page = vectors_at + e / entries_per_page;
+			centry->vector_off = FirstOffsetNumber + e % entries_per_page;
+			centry->error = EncodeSq8(x, dim, quant, quant + dim, centry->code);
+			if (PageAddItem(page, (Item) centry, code_size, InvalidOffsetNumber,
+							false, false) == InvalidOffsetNumber)
+				elog(ERROR, "could not add vdb_ivf code entry");
+			if ((e + 1) % codes_per_page == 0 || e == counts[j] - 1)
+			{
+				VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+				if (!s->publish_each)
+					VdbCrashPoint(VDB_CRASH_SEAL_BUILD);
+			}
+		}
+		Assert(blk == vectors_at);
 		for (int e = 0; e < counts[j]; e++)
 		{
 			int			row = order[first[j] + e];
@@ -293,8 +435,8 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 			if (e % entries_per_page == 0)
 			{
 				CHECK_FOR_INTERRUPTS();
-				VdbSealYield(); /* a background sealer may give way */
-				VdbInitPage(page, VDB_PAGE_POSTING, segid, 1);
+				VdbSealYield();
+				VdbInitPage(page, VDB_PAGE_VECTORS, segid, 1);
 			}
 			entry->tid = s->tids[row];
 			memcpy(entry->x, s->vectors + (Size) row * dim, sizeof(float) * dim);

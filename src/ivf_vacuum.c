@@ -3,7 +3,8 @@
  *	  VACUUM for vdb_ivf: remove dead entries from every segment.
  *
  * Entries are removed in place (PageIndexMultiDelete) from growing and
- * frozen chains and from sealed posting pages.  Each page's removals and
+ * frozen chains and from sealed posting pages (format 1) or code pages
+ * (format 2: the float entries behind the codes stay, unreachable).  Each page's removals and
  * the matching addition to its segment's ndead counter are one generic WAL
  * record (the page and the metapage), so a crash between two pages leaves
  * every counter exact.  (Counting at the end, in a record of its own, lost
@@ -49,8 +50,14 @@ FindDeadEntries(Page page, bool growing, IndexBulkDeleteCallback callback,
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
 		Item		item = PageGetItem(page, PageGetItemId(page, off));
+
+		/* every kind of entry starts with its heap TID */
 		ItemPointer tid = growing ? &((VdbGrowingEntry) item)->tid
 			: &((VdbPostingEntry) item)->tid;
+
+		StaticAssertStmt(offsetof(VdbCodeEntryData, tid) == 0 &&
+						 offsetof(VdbPostingEntryData, tid) == 0,
+						 "entries start with their heap TID");
 
 		if (callback(tid, callback_state))
 			deletable[ndeletable++] = off;
@@ -80,9 +87,15 @@ VacuumPage(Relation index, VdbSegment seg, BlockNumber blkno, uint16 flags,
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	VdbCheckPageStamp(index, page, blkno, seg->segid, seg->generation, flags);
-	if (!(VdbPageGetOpaque(page)->flags & (VDB_PAGE_GROWING | VDB_PAGE_POSTING)))
+	if (!(VdbPageGetOpaque(page)->flags &
+		  (VDB_PAGE_GROWING | VDB_PAGE_POSTING | VDB_PAGE_CODES)))
 	{
-		/* A sealed run's header or centroid page: no entries. */
+		/*
+		 * A sealed run's header, centroid or quantizer page: no entries.  Or
+		 * a page of float entries behind code entries: those are reached
+		 * only through their code entries, so removing the code entry is
+		 * enough (and keeps the item numbers the codes point to).
+		 */
 		UnlockReleaseBuffer(buf);
 		return;
 	}
@@ -189,7 +202,8 @@ VacuumRun(Relation index, VdbSegment seg, IndexVacuumInfo *info,
 	{
 		vacuum_delay_point();
 		VacuumPage(index, seg, blkno,
-				   VDB_PAGE_SEALED_HEADER | VDB_PAGE_CENTROID | VDB_PAGE_POSTING,
+				   VDB_PAGE_SEALED_HEADER | VDB_PAGE_CENTROID | VDB_PAGE_POSTING |
+				   VDB_PAGE_QUANTIZER | VDB_PAGE_CODES | VDB_PAGE_VECTORS,
 				   info, callback, callback_state, stats);
 	}
 }

@@ -101,11 +101,12 @@ VdbCheckMeta(Relation index, VdbMetaPage meta)
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not a vdb_ivf index",
 						RelationGetRelationName(index))));
-	if (meta->version != VDB_IVF_VERSION)
+	if (meta->version < VDB_IVF_MIN_VERSION || meta->version > VDB_IVF_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("index \"%s\" has on-disk format version %u, this build reads version %d",
-						RelationGetRelationName(index), meta->version, VDB_IVF_VERSION),
+				 errmsg("index \"%s\" has on-disk format version %u, this build reads versions %d to %d",
+						RelationGetRelationName(index), meta->version,
+						VDB_IVF_MIN_VERSION, VDB_IVF_VERSION),
 				 errhint("REINDEX the index.")));
 	if (meta->nsegments > VDB_MAX_SEGMENTS)
 		ereport(ERROR,

@@ -118,6 +118,47 @@ VdbFindMergeGroup(VdbMetaPage meta, VdbSegmentData *group)
 }
 
 /*
+ * Copy the float vector a code entry points to.
+ */
+static void
+ReadVectorOf(Relation index, const VdbSegmentData *seg, const VdbCodeEntry code,
+			 int dim, float *x)
+{
+	BlockNumber blkno = seg->head + code->vector_page;
+	Buffer		buf;
+	Page		page;
+	ItemId		itemid;
+
+	if (code->vector_page >= seg->npages)
+		itemid = NULL;
+	else
+	{
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		VdbCheckPageStamp(index, page, blkno, seg->segid, seg->generation,
+						  VDB_PAGE_VECTORS);
+		itemid = code->vector_off >= FirstOffsetNumber &&
+			code->vector_off <= PageGetMaxOffsetNumber(page) ?
+			PageGetItemId(page, code->vector_off) : NULL;
+		if (itemid != NULL && ItemIdIsNormal(itemid) &&
+			ItemIdGetLength(itemid) >= VDB_POSTING_ENTRY_SIZE(dim) &&
+			ItemPointerEquals(&((VdbPostingEntry) PageGetItem(page, itemid))->tid, &code->tid))
+			memcpy(x, ((VdbPostingEntry) PageGetItem(page, itemid))->x, sizeof(float) * dim);
+		else
+			itemid = NULL;
+		UnlockReleaseBuffer(buf);
+	}
+	if (itemid == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("code entry of index \"%s\" points to a missing float entry",
+						RelationGetRelationName(index)),
+				 errdetail("Segment %u, run block %u, item %u.", seg->segid,
+						   code->vector_page, code->vector_off)));
+}
+
+/*
  * Feed the entries of a sealed segment's posting pages to a sealer that
  * holds at most capacity rows.  Returns how many there were.
  */
@@ -130,14 +171,18 @@ ReadSealedRows(Relation index, const VdbSegmentData *seg, VdbSealer *sealer,
 	Page		page;
 	VdbSealedHeaderData header;
 	PGAlignedBlock copy;
+	float	   *vector;
 
 	buf = ReadBuffer(index, seg->head);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	VdbCheckPageStamp(index, page, seg->head, seg->segid, seg->generation,
 					  VDB_PAGE_SEALED_HEADER);
-	memcpy(&header, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)), sizeof(header));
+	memset(&header, 0, sizeof(header));
+	memcpy(&header, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)),
+		   Min(sizeof(header), ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber))));
 	UnlockReleaseBuffer(buf);
+	vector = palloc(sizeof(float) * Max(header.dimensions, 1));
 	if (header.posting_start + header.nposting_pages > seg->npages)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
@@ -148,28 +193,48 @@ ReadSealedRows(Relation index, const VdbSegmentData *seg, VdbSealer *sealer,
 	{
 		BlockNumber blkno = seg->head + header.posting_start + p;
 		OffsetNumber maxoff;
+		uint16		flags;
 
 		/* Work on a copy: sealing a piece must not happen under a lock. */
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		VdbCheckPageStamp(index, BufferGetPage(buf), blkno, seg->segid,
-						  seg->generation, VDB_PAGE_POSTING);
+						  seg->generation,
+						  VDB_PAGE_POSTING | VDB_PAGE_CODES | VDB_PAGE_VECTORS);
 		memcpy(copy.data, BufferGetPage(buf), BLCKSZ);
 		UnlockReleaseBuffer(buf);
 
+		/*
+		 * Float entries behind codes are read through their code entries:
+		 * only those of live rows are still reachable (VACUUM removes the
+		 * code entry alone).
+		 */
 		page = copy.data;
+		flags = VdbPageGetOpaque(page)->flags;
+		if (flags & VDB_PAGE_VECTORS)
+			continue;
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemId		itemid = PageGetItemId(page, off);
-			VdbPostingEntry entry;
 
 			if (!ItemIdIsNormal(itemid))
 				continue;
-			entry = (VdbPostingEntry) PageGetItem(page, itemid);
 			if (VdbSealerRows(sealer) >= capacity)
 				VdbSealerSealPiece(sealer, VdbSealerRows(sealer));
-			VdbSealerAdd(sealer, &entry->tid, entry->x);
+			if (flags & VDB_PAGE_CODES)
+			{
+				VdbCodeEntry code = (VdbCodeEntry) PageGetItem(page, itemid);
+
+				ReadVectorOf(index, seg, code, header.dimensions, vector);
+				VdbSealerAdd(sealer, &code->tid, vector);
+			}
+			else
+			{
+				VdbPostingEntry entry = (VdbPostingEntry) PageGetItem(page, itemid);
+
+				VdbSealerAdd(sealer, &entry->tid, entry->x);
+			}
 			nrows++;
 		}
 		CHECK_FOR_INTERRUPTS();
