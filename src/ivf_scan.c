@@ -68,6 +68,7 @@
 
 #include "distance.h"
 #include "ivf_scan.h"
+#include "ivf_write.h"
 #include "vector.h"
 
 VdbScanStats vdb_last_scan_stats;
@@ -198,6 +199,7 @@ IvfScanInit(void)
 							0, 0, INT_MAX,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	VdbSealInit();				/* the sealing side's test setting */
 }
 
 /*

@@ -22,6 +22,7 @@
 #include "portability/instr_time.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -55,6 +56,25 @@ struct VdbSealer
 	pg_prng_state rng;
 	MemoryContext scratch;		/* reset after each segment */
 };
+
+/* vdb.debug_sealed_format: 1 writes sealed segments as 0.1.0 did (tests) */
+int			vdb_debug_sealed_format = VDB_IVF_VERSION;
+
+/*
+ * Register the sealing side's settings (called once, from IvfScanInit).
+ */
+void
+VdbSealInit(void)
+{
+	DefineCustomIntVariable("vdb.debug_sealed_format",
+							"Format of the sealed segments this session writes (tests and benchmarks only).",
+							"1 writes float posting lists without SQ8 codes, as version 0.1.0 did; "
+							"2 (the default) writes SQ8 codes with the float entries behind them.",
+							&vdb_debug_sealed_format,
+							VDB_IVF_VERSION, VDB_IVF_MIN_VERSION, VDB_IVF_VERSION,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+}
 
 /*
  * The float nearest to v that is not below it (+inf past FLT_MAX).
@@ -290,7 +310,8 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	int			lists_per_page = ItemsPerPage(list_size);
 	int			entries_per_page = ItemsPerPage(entry_size);
 	int			codes_per_page = ItemsPerPage(code_size);
-	int			nquant = 2 * dim;
+	bool		codes = (vdb_debug_sealed_format >= 2);
+	int			nquant = codes ? 2 * dim : 0;
 	int		   *counts = palloc0(sizeof(int) * k);
 	int		   *first = palloc(sizeof(int) * (k + 1));
 	int		   *order = palloc(sizeof(int) * Max(n, 1));
@@ -307,12 +328,13 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	VdbListData *list = palloc0(list_size);
 	VdbPostingEntry entry = palloc0(entry_size);
 	VdbCodeEntry centry = palloc0(code_size);
-	float	   *quant = palloc(sizeof(float) * nquant);	/* offsets, scales */
-	float		max_norm;
+	float	   *quant = palloc(sizeof(float) * 2 * dim);	/* offsets, scales */
+	float		max_norm = 0.0f;
 	VdbSealedHeaderData header;
 	BlockNumber blk;
 
-	TrainQuantizer(s->vectors, n, dim, quant, quant + dim, &max_norm);
+	if (codes)
+		TrainQuantizer(s->vectors, n, dim, quant, quant + dim, &max_norm);
 
 	/* Order the rows by list (a counting sort, stable in row order). */
 	for (int i = 0; i < n; i++)
@@ -330,7 +352,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	for (int j = 0; j < k; j++)
 	{
 		list_start[j] = npages;
-		list_code_pages[j] = (counts[j] + codes_per_page - 1) / codes_per_page;
+		list_code_pages[j] = codes ? (counts[j] + codes_per_page - 1) / codes_per_page : 0;
 		list_pages[j] = list_code_pages[j] +
 			(counts[j] + entries_per_page - 1) / entries_per_page;
 		npages += list_pages[j];
@@ -359,7 +381,8 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	header.nquant_pages = nquant_pages;
 	header.max_norm = max_norm;
 	VdbInitPage(page, VDB_PAGE_SEALED_HEADER, segid, 1);
-	if (PageAddItem(page, (Item) &header, sizeof(header), InvalidOffsetNumber,
+	if (PageAddItem(page, (Item) &header,
+					codes ? sizeof(header) : VDB_SEALED_HEADER_V1_SIZE, InvalidOffsetNumber,
 					false, false) == InvalidOffsetNumber)
 		elog(ERROR, "could not add vdb_ivf sealed header");
 	VdbWriteNewPage(s->index, MAIN_FORKNUM, head, page, false);
@@ -402,7 +425,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	{
 		BlockNumber vectors_at = list_start[j] + list_code_pages[j];
 
-		for (int e = 0; e < counts[j]; e++)
+		for (int e = 0; codes && e < counts[j]; e++)
 		{
 			int			row = order[first[j] + e];
 			const float *x = s->vectors + (Size) row * dim;
@@ -436,7 +459,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 			{
 				CHECK_FOR_INTERRUPTS();
 				VdbSealYield();
-				VdbInitPage(page, VDB_PAGE_VECTORS, segid, 1);
+				VdbInitPage(page, codes ? VDB_PAGE_VECTORS : VDB_PAGE_POSTING, segid, 1);
 			}
 			entry->tid = s->tids[row];
 			memcpy(entry->x, s->vectors + (Size) row * dim, sizeof(float) * dim);

@@ -71,6 +71,8 @@ extern int	VdbSealerMaxRows(int dim);
 extern void VdbWriteGrowingChain(Relation index, VdbSealer *sealer);
 extern int	VdbSealFrozen(Relation heap, Relation index, uint32 segid);
 extern int	VdbSealIndex(Relation heap, Relation index, bool freeze_growing);
+extern void VdbSealInit(void);
+extern int	vdb_debug_sealed_format;
 
 
 #endif							/* VDB_IVF_WRITE_H */

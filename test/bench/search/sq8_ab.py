@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Same-run A/B of sealed segment formats: float posting lists (format 1)
+against SQ8 codes with exact re-rank (format 2), on Fashion-MNIST.
+
+Loads the table once, then for each repetition builds the index in format 1
+and in format 2 (vdb.debug_sealed_format), alternating, and runs the 1,000
+queries one statement at a time (autocommit, one client) for each
+vdb.probes of the sweep after 50 warm-up queries.  Reports recall@10
+against exact ground truth, QPS (median and range over repetitions), the
+QPS ratio of format 2 to format 1 per repetition, and for format 2 how many
+candidates a query re-ranked from their float entries.
+
+Connects with the usual PG* environment variables; run through sq8_ab.sh
+for a private server.
+"""
+import argparse
+import io
+import os
+import re
+import statistics
+import sys
+import time
+
+import numpy as np
+import psycopg2
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fmnist  # noqa: E402
+from bench import recall, run_queries  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--probes", default="4,6,8,10")
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--index-options", default="", help="WITH (...) for CREATE INDEX")
+    args = ap.parse_args()
+    k = args.k
+    probes = [int(x) for x in args.probes.split(",")]
+
+    base, base_labels = fmnist.load("train")
+    queries, _ = fmnist.load("t10k", args.queries)
+    _, truth_dists = fmnist.exact_neighbours(base, queries, k)
+    lits = [(fmnist.vector_literal(q),) for q in queries]
+
+    conn = psycopg2.connect("")
+    conn.autocommit = True
+    cur = conn.cursor()
+    if not args.skip_load:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS vdb")
+        cur.execute("DROP TABLE IF EXISTS fmnist")
+        cur.execute("CREATE TABLE fmnist (id int, label int, embedding vector(784))")
+        cur.execute("ALTER TABLE fmnist ALTER COLUMN embedding SET STORAGE PLAIN")
+        text = io.StringIO("".join(f"{i}\t{base_labels[i]}\t{fmnist.vector_literal(v)}\n"
+                                   for i, v in enumerate(base)))
+        cur.copy_expert("COPY fmnist (id, label, embedding) FROM STDIN", text)
+        cur.execute("VACUUM ANALYZE fmnist")
+    sql = "SELECT id FROM fmnist ORDER BY embedding <-> %s::vector LIMIT " + str(k)
+    with_opts = f" WITH ({args.index_options})" if args.index_options else ""
+
+    qps = {}          # (fmt, probes) -> [qps per rep]
+    rec = {}          # (fmt, probes) -> recall
+    reranked = {}     # probes -> mean re-ranked per query (format 2)
+    scanned = {}      # (fmt, probes) -> mean entries scanned
+    sizes = {}
+    for rep in range(args.reps):
+        for fmt in (1, 2):
+            cur.execute("DROP INDEX IF EXISTS fmnist_ivf")
+            cur.execute(f"SET vdb.debug_sealed_format = {fmt}")
+            t = time.perf_counter()
+            cur.execute("CREATE INDEX fmnist_ivf ON fmnist USING vdb_ivf "
+                        f"(embedding vector_l2_ops){with_opts}")
+            build = time.perf_counter() - t
+            cur.execute("RESET vdb.debug_sealed_format")
+            cur.execute("SELECT pg_relation_size('fmnist_ivf')")
+            sizes[fmt] = (cur.fetchone()[0] / 2**20, build)
+            for p in probes:
+                cur.execute(f"SET vdb.probes = {p}")
+                res, q = run_queries(cur, sql, lits, 50, 1)
+                qps.setdefault((fmt, p), []).append(q)
+                rec[(fmt, p)] = np.mean([recall(r, truth_dists[i], base, queries[i], k)
+                                         for i, r in enumerate(res)])
+                if rep == 0:
+                    cur.execute("SET client_min_messages = debug1")
+                    counts = []
+                    ents = []
+                    for lit in lits[:100]:
+                        del conn.notices[:]
+                        cur.execute(sql, lit)
+                        cur.fetchall()
+                        cur.execute("SELECT 1")  # the scan ends with the statement
+                        for n in conn.notices:
+                            m = re.search(r"(\d+) entries scanned, (\d+) re-ranked", n)
+                            if m:
+                                ents.append(int(m.group(1)))
+                                counts.append(int(m.group(2)))
+                    cur.execute("RESET client_min_messages")
+                    if counts:
+                        reranked[(fmt, p)] = np.mean(counts)
+                        scanned[(fmt, p)] = np.mean(ents)
+                print(f"rep {rep} format {fmt} probes {p}: recall {rec[(fmt, p)]:.3f} "
+                      f"QPS {q:.0f}", file=sys.stderr)
+
+    print(f"## Sealed format A/B, Fashion-MNIST 60k x 784, L2, k={k}, "
+          f"{len(lits)} queries, {args.reps} repetitions (formats alternating)\n")
+    for fmt in (1, 2):
+        print(f"- format {fmt}: index {sizes[fmt][0]:.0f} MiB, build {sizes[fmt][1]:.2f} s")
+    print("\n| probes | recall f1 | recall f2 | QPS f1 median (min-max) | QPS f2 median (min-max) "
+          "| f2/f1 per rep | entries scanned | re-ranked per query (f2) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for p in probes:
+        a, b = qps[(1, p)], qps[(2, p)]
+        ratios = ", ".join(f"{y / x:.2f}" for x, y in zip(a, b))
+        print(f"| {p} | {rec[(1, p)]:.3f} | {rec[(2, p)]:.3f} "
+              f"| {statistics.median(a):.0f} ({min(a):.0f}-{max(a):.0f}) "
+              f"| {statistics.median(b):.0f} ({min(b):.0f}-{max(b):.0f}) | {ratios} "
+              f"| {scanned.get((2, p), 0):.0f} | {reranked.get((2, p), 0):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
