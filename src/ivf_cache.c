@@ -28,6 +28,7 @@
 
 #include "distance.h"
 #include "ivf_scan.h"
+#include "sq8.h"
 
 /* Keep at most this many bytes of centroids (least recently used go first). */
 #define VDB_CACHE_MAX_BYTES		((Size) 256 * 1024 * 1024)
@@ -60,7 +61,6 @@ LoadQuantizer(Relation index, const VdbSegmentData *dirseg,
 	int			dim = seg->dim;
 	float	   *quant = palloc(sizeof(float) * 2 * dim);
 	int			have = 0;
-	double		span = 0.0;
 
 	if (header->quant_start + header->nquant_pages > dirseg->npages)
 		have = -1;				/* reported below */
@@ -102,9 +102,8 @@ LoadQuantizer(Relation index, const VdbSegmentData *dirseg,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("quantizer of sealed segment %u of index \"%s\" is invalid",
 							dirseg->segid, RelationGetRelationName(index))));
-		span += 255.0 * seg->sq_scale[i] * 255.0 * seg->sq_scale[i];
 	}
-	seg->sq_span = (float) (sqrt(span) * (1.0 + 1e-6));
+	seg->sq_span = VdbSq8Span(seg->sq_scale, dim);
 	seg->max_norm = header->max_norm;
 }
 

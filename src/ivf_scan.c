@@ -69,6 +69,7 @@
 #include "distance.h"
 #include "ivf_scan.h"
 #include "ivf_write.h"
+#include "sq8.h"
 #include "vector.h"
 
 VdbScanStats vdb_last_scan_stats;
@@ -98,23 +99,15 @@ typedef struct VdbRankedList
 } VdbRankedList;
 
 /*
- * A sealed segment as this scan sees it.  For a segment with SQ8 codes the
- * query is prepared once, when the scan first reads one of its lists: qs
- * is q - offset (L2) or q * scale (inner product), and the slack terms
- * bound every rounding error between a code's computed distance and the
- * exact distance the float kernel gives its row (see CodeLowerBound).
+ * A sealed segment as this scan sees it, with the query prepared for its
+ * SQ8 codes when the scan first reads one of its lists (sq8.h).
  */
 typedef struct VdbScanSegment
 {
 	const VdbCachedSegment *cache;
 	uint32		first_list;		/* global number of its list 0 */
-	bool		prepared;
-	float	   *qs;
-	double		qo;				/* inner product: q . offset */
-	double		qnorm;			/* |q| */
-	double		slack_code;		/* error of the SQ8 kernel and of qs, qo */
-	double		slack_query;	/* L2: |q - (offset + qs)| */
-	double		slack_exact;	/* error of the exact float kernel */
+	bool		prepared;		/* pq is set */
+	VdbSq8Query pq;
 } VdbScanSegment;
 
 /* A growing or frozen chain page read by the first batch. */
@@ -467,104 +460,17 @@ AssignedList(VdbScanOpaque so, uint32 segid, uint32 list)
 }
 
 /*
- * Prepare the query for a segment's SQ8 codes and bound the errors.
- *
- * A code's distance is computed from the decoded vector o + s * code, so
- * the exact distance differs from it by at most |x - decoded| (the entry's
- * error, stored rounded up) for L2, or |q| times that for inner products;
- * and every float computation on the way is bounded as distance.h states
- * (kernels over d terms: 3 d eps (|qs| + |s * code|)^2 for SQ8 L2, 2 d eps
- * |w| |code| for SQ8 dot, 2 d eps (|a| + |b|)^2 and 2 d eps |a| |b| for the
- * exact kernels), plus one rounding per element for qs itself.  All in
- * double, per (query, segment), with |s * code| <= sq_span and
- * |x| <= max_norm of the segment.
+ * Prepare the query for a segment's SQ8 codes (once per scan and segment).
  */
 static void
 PrepareCodes(VdbScanOpaque so, VdbScanSegment *sseg)
 {
 	const VdbCachedSegment *seg = sseg->cache;
-	int			dim = so->dim;
-	double		eps = FLT_EPSILON;
-	double		qnorm = 0.0;
-	double		qsnorm = 0.0;
-	double		onorm = 0.0;
 
-	sseg->qs = MemoryContextAlloc(so->scan_cxt, sizeof(float) * dim);
-	for (int i = 0; i < dim; i++)
-	{
-		double		q = so->query[i];
-
-		if (so->kind == VDB_DISTANCE_L2)
-			sseg->qs[i] = so->query[i] - seg->sq_offset[i];
-		else
-			sseg->qs[i] = so->query[i] * seg->sq_scale[i];
-		qnorm += q * q;
-		qsnorm += (double) sseg->qs[i] * sseg->qs[i];
-		onorm += (double) seg->sq_offset[i] * seg->sq_offset[i];
-	}
-	qnorm = sqrt(qnorm);
-	qsnorm = sqrt(qsnorm);
-	onorm = sqrt(onorm);
-	sseg->qnorm = qnorm;
-
-	if (so->kind == VDB_DISTANCE_L2)
-	{
-		double		reach = qsnorm + seg->sq_span;
-
-		sseg->qo = 0.0;
-		sseg->slack_code = 3.0 * dim * eps * reach * reach;
-		/* qs[i] = fl(q[i] - o[i]): the code is measured from a moved query */
-		sseg->slack_query = eps * qsnorm * (1.0 + eps);
-		reach = qnorm + seg->max_norm;
-		sseg->slack_exact = 2.0 * dim * eps * reach * reach;
-	}
-	else
-	{
-		sseg->qo = VectorInnerProduct(dim, so->query, seg->sq_offset);
-		sseg->slack_code =
-			2.0 * dim * eps * qsnorm * 255.0 * sqrt((double) dim) +	/* SQ8 dot */
-			eps * qnorm * seg->sq_span +	/* qs[i] = fl(q[i] * s[i]) */
-			2.0 * dim * eps * qnorm * onorm +	/* q . o */
-			2.0 * eps * qnorm * (onorm + seg->sq_span);	/* the final sum */
-		sseg->slack_query = 0.0;
-		sseg->slack_exact = 2.0 * dim * eps * qnorm * seg->max_norm;
-	}
+	sseg->pq.qs = MemoryContextAlloc(so->scan_cxt, sizeof(float) * so->dim);
+	VdbSq8Prepare(&sseg->pq, so->query, so->dim, so->kind == VDB_DISTANCE_L2,
+				  seg->sq_offset, seg->sq_scale, seg->sq_span, seg->max_norm);
 	sseg->prepared = true;
-}
-
-/*
- * A lower bound, never above what EntryDistance computes for the row, on
- * the internal distance of a row from its SQ8 code.
- */
-static inline float
-CodeLowerBound(VdbScanOpaque so, const VdbScanSegment *sseg, const VdbCodeEntry entry)
-{
-	const VdbCachedSegment *seg = sseg->cache;
-	double		bound;
-	float		f;
-
-	if (so->kind == VDB_DISTANCE_L2)
-	{
-		double		a = VectorSq8L2Squared(so->dim, sseg->qs, seg->sq_scale, entry->code);
-		double		t = sqrt(Max(0.0, a - sseg->slack_code)) -
-			(double) entry->error - sseg->slack_query;
-
-		bound = (t > 0.0 ? t * t * (1.0 - 4.0 * DBL_EPSILON) : 0.0) - sseg->slack_exact;
-	}
-	else
-	{
-		double		a = (double) VectorSq8Dot(so->dim, sseg->qs, entry->code) + sseg->qo;
-
-		bound = -a - sseg->slack_code - sseg->qnorm * (double) entry->error -
-			sseg->slack_exact;
-		bound -= fabs(bound) * 4.0 * DBL_EPSILON;
-	}
-	if (isnan(bound))
-		return -get_float4_infinity();
-	f = (float) bound;
-	if ((double) f > bound)
-		f = nextafterf(f, -INFINITY);
-	return f;
 }
 
 /*
@@ -621,7 +527,8 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 				}
 				else
 				{
-					c->distance = CodeLowerBound(so, sseg, entry);
+					c->distance = VdbSq8LowerBound(&sseg->pq, seg->sq_scale,
+												   entry->code, entry->error);
 					c->vector_off = entry->vector_off;
 					c->vector_blk = seg->head + entry->vector_page;
 				}

@@ -30,6 +30,7 @@
 #include "ivf.h"
 #include "ivf_write.h"
 #include "kmeans.h"
+#include "sq8.h"
 #include "worker.h"
 
 struct VdbSealer
@@ -74,19 +75,6 @@ VdbSealInit(void)
 							VDB_IVF_VERSION, VDB_IVF_MIN_VERSION, VDB_IVF_VERSION,
 							PGC_SUSET, GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
-}
-
-/*
- * The float nearest to v that is not below it (+inf past FLT_MAX).
- */
-static float
-RoundUpFloat(double v)
-{
-	float		f = (float) v;
-
-	if ((double) f < v)
-		f = nextafterf(f, INFINITY);
-	return f;
 }
 
 /*
@@ -227,74 +215,6 @@ PublishSegments(Relation index, uint32 frozen_segid, uint32 frozen_generation,
 }
 
 /*
- * The SQ8 quantizer of a segment: per dimension, offset = the smallest value
- * and scale = (largest - smallest) / 255, so that codes 0..255 cover every
- * row's range.  Per dimension rather than one range for the segment: most
- * data sets have dimensions of very different spread (Fashion-MNIST's
- * border pixels are almost always 0), and a shared scale would waste
- * code values on them.  Also returns the largest |x| of a row.
- */
-static void
-TrainQuantizer(const float *vectors, int n, int dim, float *offset,
-			   float *scale, float *max_norm)
-{
-	float	   *hi = palloc(sizeof(float) * dim);
-	double		norm_max = 0.0;
-
-	for (int i = 0; i < dim; i++)
-	{
-		offset[i] = n > 0 ? vectors[i] : 0.0f;
-		hi[i] = offset[i];
-	}
-	for (int r = 0; r < n; r++)
-	{
-		const float *x = vectors + (Size) r * dim;
-		double		norm = 0.0;
-
-		for (int i = 0; i < dim; i++)
-		{
-			offset[i] = Min(offset[i], x[i]);
-			hi[i] = Max(hi[i], x[i]);
-			norm += (double) x[i] * x[i];
-		}
-		norm_max = Max(norm_max, norm);
-	}
-	for (int i = 0; i < dim; i++)
-		scale[i] = (float) (((double) hi[i] - offset[i]) / 255.0);
-	*max_norm = RoundUpFloat(sqrt(norm_max));
-	pfree(hi);
-}
-
-/*
- * Encode one vector: nearest code per dimension, and an upper bound on the
- * Euclidean distance from x to what the code stands for.  The bound is
- * computed in double and rounded up, so a scan may trust it as is.
- */
-static float
-EncodeSq8(const float *x, int dim, const float *offset, const float *scale,
-		  uint8 *code)
-{
-	double		err = 0.0;
-
-	for (int i = 0; i < dim; i++)
-	{
-		double		c = 0.0;
-		double		diff;
-
-		if (scale[i] > 0.0f)
-		{
-			c = rint(((double) x[i] - offset[i]) / scale[i]);
-			c = Max(0.0, Min(255.0, c));
-		}
-		code[i] = (uint8) c;
-		diff = (double) x[i] - ((double) offset[i] + (double) scale[i] * c);
-		err += diff * diff;
-	}
-	/* a relative margin far above double rounding of the sum and the root */
-	return RoundUpFloat(sqrt(err) * (1.0 + 1e-9));
-}
-
-/*
  * Write the run of a sealed segment: header, centroid pages, quantizer
  * pages, then each list's code pages followed by its float pages, lists in
  * order.  Fills in the directory slot.
@@ -334,7 +254,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	BlockNumber blk;
 
 	if (codes)
-		TrainQuantizer(s->vectors, n, dim, quant, quant + dim, &max_norm);
+		VdbSq8Train(s->vectors, n, dim, quant, quant + dim, &max_norm);
 
 	/* Order the rows by list (a counting sort, stable in row order). */
 	for (int i = 0; i < n; i++)
@@ -439,7 +359,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 			centry->tid = s->tids[row];
 			centry->vector_page = vectors_at + e / entries_per_page;
 			centry->vector_off = FirstOffsetNumber + e % entries_per_page;
-			centry->error = EncodeSq8(x, dim, quant, quant + dim, centry->code);
+			centry->error = VdbSq8Encode(x, dim, quant, quant + dim, centry->code);
 			if (PageAddItem(page, (Item) centry, code_size, InvalidOffsetNumber,
 							false, false) == InvalidOffsetNumber)
 				elog(ERROR, "could not add vdb_ivf code entry");

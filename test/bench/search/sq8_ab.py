@@ -2,12 +2,13 @@
 """Same-run A/B of sealed segment formats: float posting lists (format 1)
 against SQ8 codes with exact re-rank (format 2), on Fashion-MNIST.
 
-Loads the table once, then for each repetition builds the index in format 1
-and in format 2 (vdb.debug_sealed_format), alternating, and runs the 1,000
-queries one statement at a time (autocommit, one client) for each
-vdb.probes of the sweep after 50 warm-up queries.  Reports recall@10
-against exact ground truth, QPS (median and range over repetitions), the
-QPS ratio of format 2 to format 1 per repetition, and for format 2 how many
+Two copies of the table, each with a vdb_ivf index built in one format
+(vdb.debug_sealed_format).  For each vdb.probes of the sweep, the 1,000
+queries run one statement at a time (autocommit, one client) in blocks of
+50 that alternate between the two tables, so both formats see the same
+machine load (the machine is shared); repeated --reps times.  Reports
+recall@10 against exact ground truth, QPS per format (median and range
+over repetitions), the per-repetition ratio, and for format 2 how many
 candidates a query re-ranked from their float entries.
 
 Connects with the usual PG* environment variables; run through sq8_ab.sh
@@ -61,51 +62,75 @@ def main():
     sql = "SELECT id FROM fmnist ORDER BY embedding <-> %s::vector LIMIT " + str(k)
     with_opts = f" WITH ({args.index_options})" if args.index_options else ""
 
+    sizes = {}
+    for fmt in (1, 2):
+        table = f"fmnist_f{fmt}"
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(f"CREATE TABLE {table} (id int, label int, embedding vector(784))")
+        cur.execute(f"ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN")
+        cur.execute(f"INSERT INTO {table} SELECT * FROM fmnist ORDER BY id")
+        cur.execute(f"VACUUM ANALYZE {table}")
+        cur.execute(f"SET vdb.debug_sealed_format = {fmt}")
+        t = time.perf_counter()
+        cur.execute(f"CREATE INDEX {table}_ivf ON {table} USING vdb_ivf "
+                    f"(embedding vector_l2_ops){with_opts}")
+        build = time.perf_counter() - t
+        cur.execute("RESET vdb.debug_sealed_format")
+        cur.execute(f"SELECT pg_relation_size('{table}_ivf')")
+        sizes[fmt] = (cur.fetchone()[0] / 2**20, build)
+    sqls = {fmt: f"SELECT id FROM fmnist_f{fmt} ORDER BY embedding <-> %s::vector LIMIT {k}"
+            for fmt in (1, 2)}
+
     qps = {}          # (fmt, probes) -> [qps per rep]
     rec = {}          # (fmt, probes) -> recall
-    reranked = {}     # probes -> mean re-ranked per query (format 2)
+    reranked = {}     # (fmt, probes) -> mean re-ranked per query
     scanned = {}      # (fmt, probes) -> mean entries scanned
-    sizes = {}
-    for rep in range(args.reps):
+    block = 50
+    for p in probes:
+        cur.execute(f"SET vdb.probes = {p}")
         for fmt in (1, 2):
-            cur.execute("DROP INDEX IF EXISTS fmnist_ivf")
-            cur.execute(f"SET vdb.debug_sealed_format = {fmt}")
-            t = time.perf_counter()
-            cur.execute("CREATE INDEX fmnist_ivf ON fmnist USING vdb_ivf "
-                        f"(embedding vector_l2_ops){with_opts}")
-            build = time.perf_counter() - t
-            cur.execute("RESET vdb.debug_sealed_format")
-            cur.execute("SELECT pg_relation_size('fmnist_ivf')")
-            sizes[fmt] = (cur.fetchone()[0] / 2**20, build)
-            for p in probes:
-                cur.execute(f"SET vdb.probes = {p}")
-                res, q = run_queries(cur, sql, lits, 50, 1)
-                qps.setdefault((fmt, p), []).append(q)
+            for lit in lits[:50]:
+                cur.execute(sqls[fmt], lit)
+                cur.fetchall()
+        for rep in range(args.reps):
+            spent = {1: 0.0, 2: 0.0}
+            res = {1: [], 2: []}
+            for start in range(0, len(lits), block):
+                order = (1, 2) if (start // block + rep) % 2 == 0 else (2, 1)
+                for fmt in order:
+                    t = time.perf_counter()
+                    for lit in lits[start:start + block]:
+                        cur.execute(sqls[fmt], lit)
+                        res[fmt].append([r[0] for r in cur.fetchall()])
+                    spent[fmt] += time.perf_counter() - t
+            for fmt in (1, 2):
+                qps.setdefault((fmt, p), []).append(len(lits) / spent[fmt])
                 rec[(fmt, p)] = np.mean([recall(r, truth_dists[i], base, queries[i], k)
-                                         for i, r in enumerate(res)])
-                if rep == 0:
-                    cur.execute("SET client_min_messages = debug1")
-                    counts = []
-                    ents = []
-                    for lit in lits[:100]:
-                        del conn.notices[:]
-                        cur.execute(sql, lit)
-                        cur.fetchall()
-                        cur.execute("SELECT 1")  # the scan ends with the statement
-                        for n in conn.notices:
-                            m = re.search(r"(\d+) entries scanned, (\d+) re-ranked", n)
-                            if m:
-                                ents.append(int(m.group(1)))
-                                counts.append(int(m.group(2)))
-                    cur.execute("RESET client_min_messages")
-                    if counts:
-                        reranked[(fmt, p)] = np.mean(counts)
-                        scanned[(fmt, p)] = np.mean(ents)
-                print(f"rep {rep} format {fmt} probes {p}: recall {rec[(fmt, p)]:.3f} "
-                      f"QPS {q:.0f}", file=sys.stderr)
+                                         for i, r in enumerate(res[fmt])])
+            print(f"probes {p} rep {rep}: QPS f1 {qps[(1, p)][-1]:.0f} f2 {qps[(2, p)][-1]:.0f} "
+                  f"recall {rec[(1, p)]:.3f} {rec[(2, p)]:.3f}", file=sys.stderr)
+        cur.execute("SET client_min_messages = debug1")
+        for fmt in (1, 2):
+            counts = []
+            ents = []
+            for lit in lits[:100]:
+                del conn.notices[:]
+                cur.execute(sqls[fmt], lit)
+                cur.fetchall()
+                cur.execute("SELECT 1")  # the scan ends with the statement
+                for n in conn.notices:
+                    m = re.search(r"(\d+) entries scanned, (\d+) re-ranked", n)
+                    if m:
+                        ents.append(int(m.group(1)))
+                        counts.append(int(m.group(2)))
+            if counts:
+                reranked[(fmt, p)] = np.mean(counts)
+                scanned[(fmt, p)] = np.mean(ents)
+        cur.execute("RESET client_min_messages")
 
     print(f"## Sealed format A/B, Fashion-MNIST 60k x 784, L2, k={k}, "
-          f"{len(lits)} queries, {args.reps} repetitions (formats alternating)\n")
+          f"{len(lits)} queries in blocks of {block} alternating between the formats, "
+          f"{args.reps} repetitions\n")
     for fmt in (1, 2):
         print(f"- format {fmt}: index {sizes[fmt][0]:.0f} MiB, build {sizes[fmt][1]:.2f} s")
     print("\n| probes | recall f1 | recall f2 | QPS f1 median (min-max) | QPS f2 median (min-max) "

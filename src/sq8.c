@@ -1,0 +1,213 @@
+/*
+ * sq8.c
+ *	  SQ8 scalar quantization of posting lists (see sq8.h).
+ *
+ * The lower bound.  A code's distance is computed from the decoded vector
+ * o + s * code, so the row's true distance differs from it by at most
+ * |x - decoded| (the entry's error) for L2, or |q| times that for inner
+ * products.  On top of that every float computation is bounded as
+ * distance.h states for its kernel over d terms (3 d eps (|qs| + |s code|)^2
+ * for SQ8 L2, 2 d eps |w| |code| for SQ8 dot, 2 d eps (|a| + |b|)^2 and
+ * 2 d eps |a| |b| for the exact L2 and inner product the scan compares
+ * with), plus one rounding per element in preparing qs.  The norms involved
+ * are bounded per segment: |s * code| <= span = |255 s|, |x| <= max_norm.
+ * All of it is evaluated in double with generous margins, and the result is
+ * rounded down to a float, so the bound never exceeds the float distance
+ * the scan computes for the row from its float entry.
+ */
+#include "c.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "distance.h"
+#include "sq8.h"
+
+/*
+ * The float nearest to v that is not below it (+inf past FLT_MAX).
+ */
+float
+VdbRoundUpFloat(double v)
+{
+	float		f = (float) v;
+
+	if ((double) f < v)
+		f = nextafterf(f, INFINITY);
+	return f;
+}
+
+/*
+ * The float nearest to v that is not above it.
+ */
+static float
+RoundDownFloat(double v)
+{
+	float		f = (float) v;
+
+	if ((double) f > v)
+		f = nextafterf(f, -INFINITY);
+	return f;
+}
+
+/*
+ * Train a segment's quantizer on its n rows: per dimension, offset = the
+ * smallest value and scale = (largest - smallest) / 255, so that the codes
+ * 0..255 cover every row.  Per dimension rather than one range for the
+ * segment: dimensions often differ in spread (Fashion-MNIST's border pixels
+ * are almost always 0), and a shared scale would waste code values on
+ * them.  Also gives the largest |x| of a row, rounded up.
+ */
+void
+VdbSq8Train(const float *vectors, int n, int dim, float *offset, float *scale,
+			float *max_norm)
+{
+	double		norm_max = 0.0;
+
+	/* scale[] holds the largest value of each dimension until the end */
+	for (int i = 0; i < dim; i++)
+	{
+		offset[i] = n > 0 ? vectors[i] : 0.0f;
+		scale[i] = offset[i];
+	}
+	for (int r = 0; r < n; r++)
+	{
+		const float *x = vectors + (Size) r * dim;
+		double		norm = 0.0;
+
+		for (int i = 0; i < dim; i++)
+		{
+			offset[i] = Min(offset[i], x[i]);
+			scale[i] = Max(scale[i], x[i]);
+			norm += (double) x[i] * x[i];
+		}
+		norm_max = Max(norm_max, norm);
+	}
+	for (int i = 0; i < dim; i++)
+		scale[i] = (float) (((double) scale[i] - offset[i]) / 255.0);
+	*max_norm = VdbRoundUpFloat(sqrt(norm_max) * (1.0 + 1e-9));
+}
+
+/*
+ * Encode one vector: the nearest code per dimension.  Returns an upper
+ * bound on the Euclidean distance from x to what the code stands for,
+ * computed in double and rounded up, so that a scan may trust it as is.
+ */
+float
+VdbSq8Encode(const float *x, int dim, const float *offset, const float *scale,
+			 uint8 *code)
+{
+	double		err = 0.0;
+
+	for (int i = 0; i < dim; i++)
+	{
+		double		c = 0.0;
+		double		diff;
+
+		if (scale[i] > 0.0f)
+		{
+			c = rint(((double) x[i] - offset[i]) / scale[i]);
+			c = Max(0.0, Min(255.0, c));
+		}
+		code[i] = (uint8) c;
+		diff = (double) x[i] - ((double) offset[i] + (double) scale[i] * c);
+		err += diff * diff;
+	}
+	/* a relative margin far above double rounding of the sum and the root */
+	return VdbRoundUpFloat(sqrt(err) * (1.0 + 1e-9));
+}
+
+/*
+ * The largest |s * code| a code can stand for: |255 s|, rounded up.
+ */
+float
+VdbSq8Span(const float *scale, int dim)
+{
+	double		span = 0.0;
+
+	for (int i = 0; i < dim; i++)
+		span += (255.0 * scale[i]) * (255.0 * scale[i]);
+	return VdbRoundUpFloat(sqrt(span) * (1.0 + 1e-9));
+}
+
+/*
+ * Prepare query q for the codes of one segment and bound the errors (see
+ * the file comment).  pq->qs must point to dim floats.
+ */
+void
+VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
+			  const float *offset, const float *scale, float span,
+			  float max_norm)
+{
+	double		eps = FLT_EPSILON;
+	double		qnorm = 0.0;
+	double		qsnorm = 0.0;
+	double		onorm = 0.0;
+
+	pq->dim = dim;
+	pq->l2 = l2;
+	for (int i = 0; i < dim; i++)
+	{
+		pq->qs[i] = l2 ? q[i] - offset[i] : q[i] * scale[i];
+		qnorm += (double) q[i] * q[i];
+		qsnorm += (double) pq->qs[i] * pq->qs[i];
+		onorm += (double) offset[i] * offset[i];
+	}
+	/* the roots, with room for their rounding */
+	qnorm = sqrt(qnorm) * (1.0 + 1e-9);
+	qsnorm = sqrt(qsnorm) * (1.0 + 1e-9);
+	onorm = sqrt(onorm) * (1.0 + 1e-9);
+	pq->qnorm = qnorm;
+
+	if (l2)
+	{
+		double		reach = qsnorm + span;
+
+		pq->qo = 0.0;
+		pq->slack_code = 3.0 * dim * eps * reach * reach;
+		/* qs[i] = fl(q[i] - o[i]): codes are measured from a moved query */
+		pq->slack_query = eps * qsnorm * (1.0 + eps);
+		reach = qnorm + max_norm;
+		pq->slack_exact = 2.0 * dim * eps * reach * reach;
+	}
+	else
+	{
+		pq->qo = VectorInnerProduct(dim, q, offset);
+		pq->slack_code =
+			2.0 * dim * eps * qsnorm * 255.0 * sqrt((double) dim) +	/* SQ8 dot */
+			eps * qnorm * span +	/* qs[i] = fl(q[i] * s[i]) */
+			2.0 * dim * eps * qnorm * onorm +	/* q . o */
+			2.0 * eps * qnorm * (onorm + span); /* adding the two */
+		pq->slack_query = 0.0;
+		pq->slack_exact = 2.0 * dim * eps * qnorm * max_norm;
+	}
+}
+
+/*
+ * A lower bound on the internal distance (squared L2, or negative inner
+ * product) the float kernel gives a row, from its code and error.
+ */
+float
+VdbSq8LowerBound(const VdbSq8Query *pq, const float *scale, const uint8 *code,
+				 float error)
+{
+	double		bound;
+
+	if (pq->l2)
+	{
+		double		a = VectorSq8L2Squared(pq->dim, pq->qs, scale, code);
+		double		t = sqrt(Max(0.0, a - pq->slack_code)) * (1.0 - 1e-12) -
+			(double) error - pq->slack_query;
+
+		bound = (t > 0.0 ? t * t * (1.0 - 1e-12) : 0.0) - pq->slack_exact;
+	}
+	else
+	{
+		double		a = (double) VectorSq8Dot(pq->dim, pq->qs, code) + pq->qo;
+
+		bound = -a - pq->slack_code - pq->qnorm * (double) error - pq->slack_exact;
+		bound -= fabs(bound) * 1e-12;
+	}
+	if (isnan(bound))
+		return -INFINITY;
+	return RoundDownFloat(bound);
+}

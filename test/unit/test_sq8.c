@@ -1,0 +1,220 @@
+/*
+ * test_sq8.c
+ *	  The SQ8 quantizer of posting lists (src/sq8.c): round trip and bounds.
+ *
+ * For several dimensions and kinds of data (mixed scales and signs, integer
+ * pixels, a constant dimension, large magnitudes, near-duplicates), trains a
+ * quantizer on random rows, encodes every row and checks:
+ *	- each code is the nearest one: |x[i] - decoded[i]| <= scale[i] / 2
+ *	  (up to double rounding), and the stored error bounds |x - decoded|
+ *	  from above without being loose (within 1e-6 relative);
+ *	- with every kernel variant this CPU runs, for queries near and far, the
+ *	  lower bound a scan derives from a code never exceeds the distance the
+ *	  exact float kernel computes for the row: squared L2 and negative inner
+ *	  product.  A bound above it could return rows out of order.
+ * It also reports how tight the L2 bound is (mean bound / exact), so a
+ * change that makes bounds useless shows up.
+ */
+#include "c.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "distance_impl.h"
+#include "sq8.h"
+
+#define NROWS 150
+#define NQUERIES 12
+
+static uint64 rng_state = UINT64CONST(0x243f6a8885a308d3);
+static long checks;
+static long failures;
+
+/*
+ * xorshift64*: a fixed sequence, so failures reproduce.
+ */
+static uint64
+NextRandom(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * UINT64CONST(2685821657736338717);
+}
+
+/*
+ * Uniform double in [0, 1).
+ */
+static double
+Uniform(void)
+{
+	return (NextRandom() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/*
+ * Report a failed check (the first few in detail).
+ */
+static void
+Fail(const char *what, int dim, int kind, double got, double limit)
+{
+	if (failures < 20)
+		printf("FAIL %s: dim %d data %d: %.9g > %.9g\n", what, dim, kind, got, limit);
+	failures++;
+}
+
+/*
+ * One random row of data kind `kind`.
+ */
+static void
+MakeRow(float *x, int dim, int kind, const float *center)
+{
+	for (int i = 0; i < dim; i++)
+	{
+		switch (kind)
+		{
+			case 0:				/* mixed scales and signs */
+				x[i] = (float) ((Uniform() * 2.0 - 1.0) * pow(10.0, (i % 7) - 3));
+				break;
+			case 1:				/* integer pixels, border dimensions 0 */
+				x[i] = (i % 28 < 3) ? 0.0f : (float) floor(Uniform() * 256.0);
+				break;
+			case 2:				/* a constant dimension, large values */
+				x[i] = (i % 5 == 0) ? 1234.5f : (float) (Uniform() * 1e4 - 5e3);
+				break;
+			default:			/* near-duplicates of one center */
+				x[i] = center[i] + (float) ((Uniform() - 0.5) * 1e-3);
+				break;
+		}
+	}
+}
+
+/*
+ * Train, encode and check every bound for one dimension and data kind,
+ * with the kernels currently installed.
+ */
+static void
+CheckOne(int dim, int kind, double *tight_sum, long *tight_n)
+{
+	float	   *rows = malloc(sizeof(float) * NROWS * dim);
+	uint8	   *codes = malloc((Size) NROWS * dim);
+	float	   *errors = malloc(sizeof(float) * NROWS);
+	float	   *offset = malloc(sizeof(float) * dim);
+	float	   *scale = malloc(sizeof(float) * dim);
+	float	   *center = malloc(sizeof(float) * dim);
+	float	   *q = malloc(sizeof(float) * dim);
+	float	   *qs = malloc(sizeof(float) * dim);
+	float		max_norm;
+	float		span;
+
+	MakeRow(center, dim, 0, NULL);
+	for (int r = 0; r < NROWS; r++)
+		MakeRow(rows + (Size) r * dim, dim, kind, center);
+	VdbSq8Train(rows, NROWS, dim, offset, scale, &max_norm);
+	span = VdbSq8Span(scale, dim);
+
+	/* Round trip. */
+	for (int r = 0; r < NROWS; r++)
+	{
+		const float *x = rows + (Size) r * dim;
+		uint8	   *c = codes + (Size) r * dim;
+		double		err = 0.0;
+		double		norm = 0.0;
+
+		errors[r] = VdbSq8Encode(x, dim, offset, scale, c);
+		for (int i = 0; i < dim; i++)
+		{
+			double		decoded = (double) offset[i] + (double) scale[i] * c[i];
+			double		diff = fabs((double) x[i] - decoded);
+
+			checks++;
+			if (diff > scale[i] * 0.5 * (1.0 + 1e-12) + fabs(x[i]) * 1e-15)
+				Fail("code is not the nearest", dim, kind, diff, scale[i] * 0.5);
+			err += diff * diff;
+			norm += (double) x[i] * x[i];
+		}
+		err = sqrt(err);
+		checks += 3;
+		if (errors[r] < err)
+			Fail("stored error below the real one", dim, kind, err, errors[r]);
+		if (errors[r] > err * (1.0 + 1e-6) + 1e-30)
+			Fail("stored error loose", dim, kind, errors[r], err);
+		if (max_norm < sqrt(norm))
+			Fail("max_norm below a row's norm", dim, kind, sqrt(norm), max_norm);
+	}
+
+	/* Lower bounds, for queries near rows and anywhere. */
+	for (int n = 0; n < NQUERIES; n++)
+	{
+		VdbSq8Query l2 = {.qs = qs};
+		VdbSq8Query ip = {.qs = malloc(sizeof(float) * dim)};
+		const float *near = rows + (Size) (n % NROWS) * dim;
+
+		for (int i = 0; i < dim; i++)
+			q[i] = (n % 2 == 0) ? near[i] * (float) (1.0 + (Uniform() - 0.5) * 1e-4)
+				: (float) ((Uniform() * 2.0 - 1.0) * (1.0 + fabs(near[i])));
+		VdbSq8Prepare(&l2, q, dim, true, offset, scale, span, max_norm);
+		VdbSq8Prepare(&ip, q, dim, false, offset, scale, span, max_norm);
+		for (int r = 0; r < NROWS; r++)
+		{
+			const float *x = rows + (Size) r * dim;
+			const uint8 *c = codes + (Size) r * dim;
+			float		exact_l2 = VectorL2SquaredDistance(dim, q, x);
+			float		exact_ip = -VectorInnerProduct(dim, q, x);
+			float		lb_l2 = VdbSq8LowerBound(&l2, scale, c, errors[r]);
+			float		lb_ip = VdbSq8LowerBound(&ip, scale, c, errors[r]);
+
+			checks += 2;
+			if (!(lb_l2 <= exact_l2))
+				Fail("L2 lower bound above the exact distance", dim, kind, lb_l2, exact_l2);
+			if (!(lb_ip <= exact_ip))
+				Fail("inner product lower bound above the exact distance", dim, kind,
+					 lb_ip, exact_ip);
+			if (exact_l2 > 0.0f)
+			{
+				*tight_sum += Max(lb_l2, 0.0f) / exact_l2;
+				(*tight_n)++;
+			}
+		}
+		free(ip.qs);
+	}
+	free(rows);
+	free(codes);
+	free(errors);
+	free(offset);
+	free(scale);
+	free(center);
+	free(q);
+	free(qs);
+}
+
+int
+main(void)
+{
+	static const int dims[] = {1, 2, 7, 16, 17, 64, 100, 784, 2000};
+
+	DistanceInit();
+	for (int v = 0; v < DistanceVariantCount; v++)
+	{
+		const DistanceVariant *var = DistanceVariants[v];
+		double		tight_sum = 0.0;
+		long		tight_n = 0;
+
+		if (!var->supported())
+			continue;
+		VectorL2SquaredDistance = var->l2_squared;
+		VectorInnerProduct = var->inner_product;
+		VectorSq8L2Squared = var->sq8_l2_squared;
+		VectorSq8Dot = var->sq8_dot;
+		for (size_t d = 0; d < lengthof(dims); d++)
+			for (int kind = 0; kind < 4; kind++)
+				CheckOne(dims[d], kind, &tight_sum, &tight_n);
+		printf("sq8 %s: mean L2 lower bound / exact distance %.4f\n", var->name,
+			   tight_sum / Max(tight_n, 1));
+		/* bounds that say nothing would pass the checks above: catch that */
+		checks++;
+		if (tight_sum / Max(tight_n, 1) < 0.5)
+			Fail("L2 lower bounds are useless", 0, -1, tight_sum / Max(tight_n, 1), 0.5);
+	}
+	printf("sq8: %ld checks, %ld failures\n", checks, failures);
+	return failures == 0 ? 0 : 1;
+}
