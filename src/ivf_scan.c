@@ -30,8 +30,19 @@
  *	  skipped and counted.  The scan ends when every list has been read and
  *	  every candidate returned (or vdb.max_probes says stop).
  *
- * Posting lists hold full vectors, so distances are exact and neither
- * xs_recheck nor xs_recheckorderby is ever set (P20).  Pages are share-locked
+ * Sealed lists (format 2) hold SQ8 codes with the float entries behind
+ * them.  A code gives a lower bound on the row's exact distance (sq8.h:
+ * the code's distance minus the entry's quantization error and every
+ * rounding the kernels allow), and the candidate enters the heap with
+ * that bound.  When a candidate with only a bound comes first, it is
+ * re-ranked: its float entry is read, its exact distance replaces the
+ * bound and it sinks to its place.  A row is returned only when it comes
+ * first with its exact distance, i.e. before every bound still in the
+ * heap, so the stream stays in exact (distance, TID) order, and neither
+ * xs_recheck nor xs_recheckorderby is ever set (P20): the executor's
+ * recheck would re-sort rows by the SQL operator and cannot merge rows
+ * from a widening.  Growing entries and format 1 lists hold float vectors
+ * and get their exact distance at once.  Pages are share-locked
  * one at a time and nothing stays pinned between calls, which is safe only
  * under an MVCC snapshot (P21).  Every page read is checked against the
  * (segid, generation) the directory copy promised; a page that was rewritten

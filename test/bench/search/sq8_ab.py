@@ -38,7 +38,18 @@ def main():
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--skip-load", action="store_true")
     ap.add_argument("--index-options", default="", help="WITH (...) for CREATE INDEX")
+    ap.add_argument("--compare", default="",
+                    help="NAME=A,B: compare two values of a setting on the format 2 "
+                    "table (arm 1 = A, arm 2 = B) instead of the two formats")
+    ap.add_argument("--arms", default="1:,2:",
+                    help="FORMAT:INDEX_OPTIONS of the two tables' indexes, e.g. "
+                    "'2:lists=490,2:' (options of --index-options apply to both)")
+    ap.add_argument("--skip-index", action="store_true",
+                    help="reuse the two tables and their indexes")
     args = ap.parse_args()
+    cname, _, cv = args.compare.partition("=")
+    cvalues = cv.split(",")
+    arms = args.arms.split(",")
     k = args.k
     probes = [int(x) for x in args.probes.split(",")]
 
@@ -65,21 +76,29 @@ def main():
     sizes = {}
     for fmt in (1, 2):
         table = f"fmnist_f{fmt}"
+        if args.skip_index:
+            cur.execute(f"SELECT pg_relation_size('{table}_ivf')")
+            sizes[fmt] = (cur.fetchone()[0] / 2**20, 0.0)
+            continue
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         cur.execute(f"CREATE TABLE {table} (id int, label int, embedding vector(784))")
         cur.execute(f"ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN")
         cur.execute(f"INSERT INTO {table} SELECT * FROM fmnist ORDER BY id")
         cur.execute(f"VACUUM ANALYZE {table}")
-        cur.execute(f"SET vdb.debug_sealed_format = {fmt}")
+        arm_format, _, arm_options = arms[fmt - 1].partition(":")
+        options = ", ".join(o for o in (args.index_options, arm_options) if o)
+        cur.execute(f"SET vdb.debug_sealed_format = {arm_format}")
         t = time.perf_counter()
         cur.execute(f"CREATE INDEX {table}_ivf ON {table} USING vdb_ivf "
-                    f"(embedding vector_l2_ops){with_opts}")
+                    f"(embedding vector_l2_ops)" + (f" WITH ({options})" if options else ""))
         build = time.perf_counter() - t
         cur.execute("RESET vdb.debug_sealed_format")
         cur.execute(f"SELECT pg_relation_size('{table}_ivf')")
         sizes[fmt] = (cur.fetchone()[0] / 2**20, build)
     sqls = {fmt: f"SELECT id FROM fmnist_f{fmt} ORDER BY embedding <-> %s::vector LIMIT {k}"
             for fmt in (1, 2)}
+    if args.compare:
+        sqls[1] = sqls[2]
 
     qps = {}          # (fmt, probes) -> [qps per rep]
     rec = {}          # (fmt, probes) -> recall
@@ -98,6 +117,8 @@ def main():
             for start in range(0, len(lits), block):
                 order = (1, 2) if (start // block + rep) % 2 == 0 else (2, 1)
                 for fmt in order:
+                    if args.compare:
+                        cur.execute(f"SET {cname} = {cvalues[fmt - 1]}")
                     t = time.perf_counter()
                     for lit in lits[start:start + block]:
                         cur.execute(sqls[fmt], lit)
@@ -132,7 +153,10 @@ def main():
           f"{len(lits)} queries in blocks of {block} alternating between the formats, "
           f"{args.reps} repetitions\n")
     for fmt in (1, 2):
-        print(f"- format {fmt}: index {sizes[fmt][0]:.0f} MiB, build {sizes[fmt][1]:.2f} s")
+        print(f"- arm {fmt}: format:options {arms[fmt - 1]}, index {sizes[fmt][0]:.0f} MiB, "
+              f"build {sizes[fmt][1]:.2f} s")
+    if args.compare:
+        print(f"- both arms on table 2, comparing {args.compare}")
     print("\n| probes | recall f1 | recall f2 | QPS f1 median (min-max) | QPS f2 median (min-max) "
           "| f2/f1 per rep | entries scanned | re-ranked per query (f2) |")
     print("|---|---|---|---|---|---|---|---|")
