@@ -196,6 +196,37 @@ Sq8DotScalar(int dim, const float *w, const uint8 *code)
 }
 
 /*
+ * Portable exact integer squared L2 distance from a quantized query to SQ8
+ * codes.
+ */
+static uint32
+Sq8L2IntScalar(int dim, const int16 *q, const uint8 *code)
+{
+	uint32		acc[DISTANCE_LANES] = {0};
+	uint32		sum = 0;
+	int			i = 0;
+
+	for (; i + DISTANCE_LANES <= dim; i += DISTANCE_LANES)
+	{
+		for (int j = 0; j < DISTANCE_LANES; j++)
+		{
+			int32		d = (int32) q[i + j] - (int32) code[i + j];
+
+			acc[j] += (uint32) (d * d);
+		}
+	}
+	for (; i < dim; i++)
+	{
+		int32		d = (int32) q[i] - (int32) code[i];
+
+		sum += (uint32) (d * d);
+	}
+	for (int j = 0; j < DISTANCE_LANES; j++)
+		sum += acc[j];
+	return sum;
+}
+
+/*
  * Every CPU runs the portable family.
  */
 static bool
@@ -213,6 +244,7 @@ const DistanceVariant DistanceVariantScalar = {
 	.cosine_parts = CosinePartsScalar,
 	.sq8_l2_squared = Sq8L2SquaredScalar,
 	.sq8_dot = Sq8DotScalar,
+	.sq8_int_l2 = Sq8L2IntScalar,
 };
 
 const DistanceVariant *const DistanceVariants[] = {
@@ -235,6 +267,7 @@ DistanceKernel VectorL1Distance = L1Scalar;
 CosinePartsKernel VectorCosineParts = CosinePartsScalar;
 Sq8L2Kernel VectorSq8L2Squared = Sq8L2SquaredScalar;
 Sq8DotKernel VectorSq8Dot = Sq8DotScalar;
+Sq8IntL2Kernel VectorSq8L2Int = Sq8L2IntScalar;
 
 static const char *kernel_name = "scalar";
 
@@ -272,5 +305,6 @@ DistanceInit(void)
 	VectorCosineParts = v->cosine_parts;
 	VectorSq8L2Squared = v->sq8_l2_squared;
 	VectorSq8Dot = v->sq8_dot;
+	VectorSq8L2Int = v->sq8_int_l2;
 	kernel_name = v->name;
 }

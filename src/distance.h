@@ -18,6 +18,7 @@
  *	L1			  |error| <= 2 d eps (|a|_1 + |b|_1)
  *	SQ8 L2		  |error| <= 3 d eps (|qs| + |scale * code|)^2
  *	SQ8 dot		  |error| <= 2 d eps |w| |code|
+ *	SQ8 integer L2 exact
  * (|x| the Euclidean norm, scale * code elementwise), barring overflow and
  * underflow.  They follow from the usual rounding-error analysis of a sum
  * of d terms in any order, with room to spare (the portable SQ8 L2 rounds
@@ -68,6 +69,22 @@ typedef float (*Sq8DotKernel) (int dim, const float *w, const uint8 *code);
 
 extern Sq8L2Kernel VectorSq8L2Squared;
 extern Sq8DotKernel VectorSq8Dot;
+
+/*
+ * VectorSq8L2Int(dim, q, code) = sum (q[i] - code[i])^2, exact: integer
+ * arithmetic throughout.  For codes sharing one scale s across dimensions,
+ * with q[i] the query quantized to the same grid, s * sqrt(result) is the
+ * exact distance between the two decoded vectors, so a caller's bounds need
+ * no rounding term for it.  Requires -255 <= q[i] <= 510 (so that every
+ * square fits 18 bits) and dim <= 8000 (so that the sum fits 31 bits).
+ */
+typedef uint32 (*Sq8IntL2Kernel) (int dim, const int16 *q, const uint8 *code);
+
+extern Sq8IntL2Kernel VectorSq8L2Int;
+
+#define SQ8_INT_QUERY_MIN	(-255)
+#define SQ8_INT_QUERY_MAX	510
+#define SQ8_INT_MAX_DIM		8000
 
 /* Name of the kernel family in use ("avx512", "avx2", "scalar"), for tests. */
 extern const char *DistanceKernelName(void);

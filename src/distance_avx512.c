@@ -347,6 +347,7 @@ const DistanceVariant DistanceVariantAvx512 = {
 	.cosine_parts = CosinePartsAvx512,
 	.sq8_l2_squared = Sq8L2SquaredAvx512,
 	.sq8_dot = Sq8DotAvx512,
+	.sq8_int_l2 = Sq8L2IntAvx2,
 };
 
 #endif							/* VDB_HAVE_X86_KERNELS */

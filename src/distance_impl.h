@@ -24,6 +24,7 @@ typedef struct DistanceVariant
 	CosinePartsKernel cosine_parts;
 	Sq8L2Kernel sq8_l2_squared;
 	Sq8DotKernel sq8_dot;
+	Sq8IntL2Kernel sq8_int_l2;
 } DistanceVariant;
 
 /*
@@ -40,6 +41,10 @@ extern const DistanceVariant DistanceVariantScalar;
 #define VDB_HAVE_X86_KERNELS 1
 extern const DistanceVariant DistanceVariantAvx2;
 extern const DistanceVariant DistanceVariantAvx512;
+
+/* AVX2's integer SQ8 kernel, also the AVX-512 family's (AVX-512F alone has
+ * no 16-bit integer arithmetic) */
+extern uint32 Sq8L2IntAvx2(int dim, const int16 *q, const uint8 *code);
 #endif
 
 #endif							/* VDB_DISTANCE_IMPL_H */

@@ -479,6 +479,7 @@ PrepareCodes(VdbScanOpaque so, VdbScanSegment *sseg)
 	const VdbCachedSegment *seg = sseg->cache;
 
 	sseg->pq.qs = MemoryContextAlloc(so->scan_cxt, sizeof(float) * so->dim);
+	sseg->pq.q16 = MemoryContextAlloc(so->scan_cxt, sizeof(int16) * so->dim);
 	VdbSq8Prepare(&sseg->pq, so->query, so->dim, so->kind == VDB_DISTANCE_L2,
 				  seg->sq_offset, seg->sq_scale, seg->sq_span, seg->max_norm);
 	sseg->prepared = true;

@@ -51,17 +51,23 @@ RoundDownFloat(double v)
 
 /*
  * Train a segment's quantizer on its n rows: per dimension, offset = the
- * smallest value and scale = (largest - smallest) / 255, so that the codes
- * 0..255 cover every row.  Per dimension rather than one range for the
- * segment: dimensions often differ in spread (Fashion-MNIST's border pixels
- * are almost always 0), and a shared scale would waste code values on
- * them.  Also gives the largest |x| of a row, rounded up.
+ * smallest value, and a scale such that the codes 0..255 cover every row.
+ * Usually one scale for every dimension (the widest range / 255): a query
+ * quantized to the same grid then needs only integer arithmetic per code
+ * (VectorSq8L2Int: exact, and several times the speed of the float
+ * kernel), at the price of coarser codes in dimensions of narrow spread.
+ * When that price is high, i.e. one scale would more than double the
+ * expected quantization error (d W^2 > 4 sum R_i^2 for ranges R_i, widest
+ * W), each dimension gets its own scale (R_i / 255) and scans use the
+ * float kernels.  Also gives the largest |x| of a row, rounded up.
  */
 void
 VdbSq8Train(const float *vectors, int n, int dim, float *offset, float *scale,
 			float *max_norm)
 {
 	double		norm_max = 0.0;
+	double		widest = 0.0;
+	double		spread = 0.0;
 
 	/* scale[] holds the largest value of each dimension until the end */
 	for (int i = 0; i < dim; i++)
@@ -83,7 +89,15 @@ VdbSq8Train(const float *vectors, int n, int dim, float *offset, float *scale,
 		norm_max = Max(norm_max, norm);
 	}
 	for (int i = 0; i < dim; i++)
-		scale[i] = (float) (((double) scale[i] - offset[i]) / 255.0);
+	{
+		double		range = (double) scale[i] - offset[i];
+
+		widest = Max(widest, range);
+		spread += range * range;
+	}
+	for (int i = 0; i < dim; i++)
+		scale[i] = (float) ((dim * widest * widest <= 4.0 * spread ?
+							 widest : (double) scale[i] - offset[i]) / 255.0);
 	*max_norm = VdbRoundUpFloat(sqrt(norm_max) * (1.0 + 1e-9));
 }
 
@@ -130,8 +144,42 @@ VdbSq8Span(const float *scale, int dim)
 }
 
 /*
+ * L2 with one scale s for every dimension: quantize the query to the codes'
+ * grid, q16[i] = round((q[i] - o[i]) / s) within the range the integer
+ * kernel allows, and remember how far that moved it (in double, rounded
+ * up): the decoded query o + s * q16 and a decoded row are then exactly
+ * s * sqrt(VectorSq8L2Int(...)) apart.
+ */
+static void
+PrepareInt(VdbSq8Query *pq, const float *q, const float *offset, const float *scale)
+{
+	double		s = scale[0];
+	double		moved = 0.0;
+
+	if (!(s > 0.0) || pq->dim > SQ8_INT_MAX_DIM)
+		return;
+	for (int i = 1; i < pq->dim; i++)
+		if (scale[i] != scale[0])
+			return;
+	for (int i = 0; i < pq->dim; i++)
+	{
+		double		v = rint(((double) q[i] - offset[i]) / s);
+		double		diff;
+
+		v = Max((double) SQ8_INT_QUERY_MIN, Min((double) SQ8_INT_QUERY_MAX, v));
+		pq->q16[i] = (int16) v;
+		diff = (double) q[i] - ((double) offset[i] + s * v);
+		moved += diff * diff;
+	}
+	pq->scale = s;
+	pq->moved = sqrt(moved) * (1.0 + 1e-9);
+	pq->use_int = true;
+}
+
+/*
  * Prepare query q for the codes of one segment and bound the errors (see
- * the file comment).  pq->qs must point to dim floats.
+ * the file comment).  pq->qs must point to dim floats, and pq->q16 to dim
+ * int16 (or be NULL: no integer kernel).
  */
 void
 VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
@@ -145,6 +193,7 @@ VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
 
 	pq->dim = dim;
 	pq->l2 = l2;
+	pq->use_int = false;
 	for (int i = 0; i < dim; i++)
 	{
 		pq->qs[i] = l2 ? q[i] - offset[i] : q[i] * scale[i];
@@ -168,6 +217,8 @@ VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
 		pq->slack_query = eps * qsnorm * (1.0 + eps);
 		reach = qnorm + max_norm;
 		pq->slack_exact = 2.0 * dim * eps * reach * reach;
+		if (pq->q16 != NULL)
+			PrepareInt(pq, q, offset, scale);
 	}
 	else
 	{
@@ -192,7 +243,14 @@ VdbSq8LowerBound(const VdbSq8Query *pq, const float *scale, const uint8 *code,
 {
 	double		bound;
 
-	if (pq->l2)
+	if (pq->use_int)
+	{
+		double		t = pq->scale * sqrt((double) VectorSq8L2Int(pq->dim, pq->q16, code)) *
+			(1.0 - 1e-12) - (double) error - pq->moved;
+
+		bound = (t > 0.0 ? t * t * (1.0 - 1e-12) : 0.0) - pq->slack_exact;
+	}
+	else if (pq->l2)
 	{
 		double		a = VectorSq8L2Squared(pq->dim, pq->qs, scale, code);
 		double		t = sqrt(Max(0.0, a - pq->slack_code)) * (1.0 - 1e-12) -

@@ -23,6 +23,11 @@ typedef struct VdbSq8Query
 	int			dim;
 	bool		l2;				/* L2, else negative inner product */
 	float	   *qs;				/* dim floats, the caller's: q - o, or q * s */
+	int16	   *q16;			/* dim int16, the caller's, or NULL: the query
+								 * on the codes' grid (L2, one scale) */
+	bool		use_int;		/* q16 is set: use VectorSq8L2Int */
+	double		scale;			/* the one scale, if use_int */
+	double		moved;			/* |q - (o + scale * q16)|, if use_int */
 	double		qo;				/* inner product: q . o */
 	double		qnorm;			/* |q| */
 	double		slack_code;		/* error of the SQ8 kernel and of qs, qo */

@@ -10,8 +10,11 @@
  *	  from above without being loose (within 1e-6 relative);
  *	- with every kernel variant this CPU runs, for queries near and far, the
  *	  lower bound a scan derives from a code never exceeds the distance the
- *	  exact float kernel computes for the row: squared L2 and negative inner
- *	  product.  A bound above it could return rows out of order.
+ *	  exact float kernel computes for the row: squared L2 (through the
+ *	  integer kernel, and through the float one) and negative inner
+ *	  product.  A bound above it could return rows out of order;
+ *	- the integer kernel is exact for every dim up to 2000, at the ends of
+ *	  its input ranges too.
  * It also reports how tight the L2 bound is (mean bound / exact), so a
  * change that makes bounds useless shows up.
  */
@@ -105,12 +108,19 @@ CheckOne(int dim, int kind, double *tight_sum, long *tight_n)
 	float	   *qs = malloc(sizeof(float) * dim);
 	float		max_norm;
 	float		span;
+	bool		one_scale = true;
 
 	MakeRow(center, dim, 0, NULL);
 	for (int r = 0; r < NROWS; r++)
 		MakeRow(rows + (Size) r * dim, dim, kind, center);
 	VdbSq8Train(rows, NROWS, dim, offset, scale, &max_norm);
 	span = VdbSq8Span(scale, dim);
+	for (int i = 1; i < dim; i++)
+		one_scale = one_scale && scale[i] == scale[0];
+	/* mixed scales (kind 0) get a scale per dimension, the others one */
+	checks++;
+	if (dim > 7 && one_scale != (kind != 0))
+		Fail("one scale chosen for the wrong data", dim, kind, one_scale, kind != 0);
 
 	/* Round trip. */
 	for (int r = 0; r < NROWS; r++)
@@ -145,7 +155,8 @@ CheckOne(int dim, int kind, double *tight_sum, long *tight_n)
 	/* Lower bounds, for queries near rows and anywhere. */
 	for (int n = 0; n < NQUERIES; n++)
 	{
-		VdbSq8Query l2 = {.qs = qs};
+		VdbSq8Query l2 = {.qs = qs, .q16 = malloc(sizeof(int16) * dim)};
+		VdbSq8Query l2f = {.qs = malloc(sizeof(float) * dim)};
 		VdbSq8Query ip = {.qs = malloc(sizeof(float) * dim)};
 		const float *near = rows + (Size) (n % NROWS) * dim;
 
@@ -153,6 +164,10 @@ CheckOne(int dim, int kind, double *tight_sum, long *tight_n)
 			q[i] = (n % 2 == 0) ? near[i] * (float) (1.0 + (Uniform() - 0.5) * 1e-4)
 				: (float) ((Uniform() * 2.0 - 1.0) * (1.0 + fabs(near[i])));
 		VdbSq8Prepare(&l2, q, dim, true, offset, scale, span, max_norm);
+		VdbSq8Prepare(&l2f, q, dim, true, offset, scale, span, max_norm);
+		checks++;
+		if (!l2.use_int && scale[0] > 0.0f && one_scale)
+			Fail("integer kernel not used for one scale", dim, kind, 0, 1);
 		VdbSq8Prepare(&ip, q, dim, false, offset, scale, span, max_norm);
 		for (int r = 0; r < NROWS; r++)
 		{
@@ -162,8 +177,12 @@ CheckOne(int dim, int kind, double *tight_sum, long *tight_n)
 			float		exact_ip = -VectorInnerProduct(dim, q, x);
 			float		lb_l2 = VdbSq8LowerBound(&l2, scale, c, errors[r]);
 			float		lb_ip = VdbSq8LowerBound(&ip, scale, c, errors[r]);
+			float		lb_l2f = VdbSq8LowerBound(&l2f, scale, c, errors[r]);
 
-			checks += 2;
+			checks += 3;
+			if (!(lb_l2f <= exact_l2))
+				Fail("L2 (float kernel) lower bound above the exact distance", dim, kind,
+					 lb_l2f, exact_l2);
 			if (!(lb_l2 <= exact_l2))
 				Fail("L2 lower bound above the exact distance", dim, kind, lb_l2, exact_l2);
 			if (!(lb_ip <= exact_ip))
@@ -176,6 +195,8 @@ CheckOne(int dim, int kind, double *tight_sum, long *tight_n)
 			}
 		}
 		free(ip.qs);
+		free(l2.q16);
+		free(l2f.qs);
 	}
 	free(rows);
 	free(codes);
@@ -185,6 +206,45 @@ CheckOne(int dim, int kind, double *tight_sum, long *tight_n)
 	free(center);
 	free(q);
 	free(qs);
+}
+
+/*
+ * The integer kernel against a 64-bit reference, for every dim up to 2000.
+ */
+static void
+CheckIntKernel(const char *variant)
+{
+	int16	   *q = malloc(sizeof(int16) * 2000);
+	uint8	   *c = malloc(2000);
+
+	for (int dim = 0; dim <= 2000; dim += (dim < 80 ? 1 : 37))
+	{
+		for (int round = 0; round < 4; round++)
+		{
+			uint64		want = 0;
+			uint32		got;
+
+			for (int i = 0; i < dim; i++)
+			{
+				/* round 0: the largest differences both ways */
+				q[i] = round == 0 ? (i % 2 ? SQ8_INT_QUERY_MIN : SQ8_INT_QUERY_MAX)
+					: (int16) (SQ8_INT_QUERY_MIN +
+							   NextRandom() % (SQ8_INT_QUERY_MAX - SQ8_INT_QUERY_MIN + 1));
+				c[i] = round == 0 ? (i % 2 ? 255 : 0) : (uint8) NextRandom();
+				want += (uint64) ((int64) (q[i] - c[i]) * (q[i] - c[i]));
+			}
+			got = VectorSq8L2Int(dim, q, c);
+			checks++;
+			if (got != want)
+			{
+				printf("FAIL integer kernel %s: dim %d: %u, expected %llu\n", variant, dim,
+					   got, (unsigned long long) want);
+				failures++;
+			}
+		}
+	}
+	free(q);
+	free(c);
 }
 
 int
@@ -205,6 +265,8 @@ main(void)
 		VectorInnerProduct = var->inner_product;
 		VectorSq8L2Squared = var->sq8_l2_squared;
 		VectorSq8Dot = var->sq8_dot;
+		VectorSq8L2Int = var->sq8_int_l2;
+		CheckIntKernel(var->name);
 		for (size_t d = 0; d < lengthof(dims); d++)
 			for (int kind = 0; kind < 4; kind++)
 				CheckOne(dims[d], kind, &tight_sum, &tight_n);
