@@ -154,6 +154,7 @@ static void
 PrepareInt(VdbSq8Query *pq, const float *q, const float *offset, const float *scale)
 {
 	double		s = scale[0];
+	double		inv;
 	double		moved = 0.0;
 
 	if (!(s > 0.0) || pq->dim > SQ8_INT_MAX_DIM)
@@ -161,12 +162,19 @@ PrepareInt(VdbSq8Query *pq, const float *q, const float *offset, const float *sc
 	for (int i = 1; i < pq->dim; i++)
 		if (scale[i] != scale[0])
 			return;
+	inv = 1.0 / s;
 	for (int i = 0; i < pq->dim; i++)
 	{
-		double		v = rint(((double) q[i] - offset[i]) / s);
+		/*
+		 * Any grid point will do (what it moves the query is measured
+		 * below), so round cheaply: clamp, then truncate x + 0.5.
+		 */
+		double		x = ((double) q[i] - offset[i]) * inv;
+		int			v;
 		double		diff;
 
-		v = Max((double) SQ8_INT_QUERY_MIN, Min((double) SQ8_INT_QUERY_MAX, v));
+		x = Max((double) SQ8_INT_QUERY_MIN, Min((double) SQ8_INT_QUERY_MAX, x));
+		v = (int) (x - SQ8_INT_QUERY_MIN + 0.5) + SQ8_INT_QUERY_MIN;
 		pq->q16[i] = (int16) v;
 		diff = (double) q[i] - ((double) offset[i] + s * v);
 		moved += diff * diff;

@@ -77,7 +77,7 @@ def main():
     for fmt in (1, 2):
         table = f"fmnist_f{fmt}"
         if args.skip_index:
-            cur.execute(f"SELECT pg_relation_size('{table}_ivf')")
+            cur.execute(f"SELECT coalesce(pg_relation_size(to_regclass('{table}_ivf')), 0)")
             sizes[fmt] = (cur.fetchone()[0] / 2**20, 0.0)
             continue
         cur.execute(f"DROP TABLE IF EXISTS {table}")
