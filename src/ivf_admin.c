@@ -276,6 +276,8 @@ typedef struct CheckState
 	CheckEntry *entries;
 	int64		nentries;
 	int64		maxentries;
+	uint32	   *owner;			/* per block: the segment that uses it, 0 */
+	BlockNumber nblocks;
 } CheckState;
 
 /*
@@ -317,19 +319,40 @@ RememberEntry(CheckState *cs, ItemPointer tid, uint32 segid)
 }
 
 /*
+ * Note that a segment (live, or dropped but not reclaimed) uses a block;
+ * false (and a problem reported) if the block lies beyond the end of the
+ * index or another segment uses it too.
+ */
+static bool
+ClaimBlock(CheckState *cs, BlockNumber blkno, const VdbSegmentData *seg)
+{
+	if (blkno >= cs->nblocks || blkno == VDB_IVF_METAPAGE_BLKNO)
+	{
+		Problem(cs, "segment %u: block %u is beyond the end of the index", seg->segid, blkno);
+		return false;
+	}
+	if (cs->owner[blkno] != 0 && cs->owner[blkno] != seg->segid)
+	{
+		Problem(cs, "block %u is used by segments %u and %u",
+				blkno, cs->owner[blkno], seg->segid);
+		return false;
+	}
+	cs->owner[blkno] = seg->segid;
+	return true;
+}
+
+/*
  * Read a block of the index for checking; NULL (and a problem reported) if
- * it lies beyond the end of the index or carries the wrong stamp.
+ * it lies beyond the end of the index, is used by another segment too, or
+ * carries the wrong stamp.
  */
 static Buffer
 CheckReadPage(CheckState *cs, BlockNumber blkno, VdbSegment seg, uint16 flags)
 {
 	Buffer		buf;
 
-	if (blkno >= RelationGetNumberOfBlocks(cs->index))
-	{
-		Problem(cs, "segment %u: block %u is beyond the end of the index", seg->segid, blkno);
+	if (!ClaimBlock(cs, blkno, seg))
 		return InvalidBuffer;
-	}
 	buf = ReadBuffer(cs->index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	if (!VdbPageStampMatches(BufferGetPage(buf), seg->segid, seg->generation, flags))
@@ -411,12 +434,57 @@ CheckChain(CheckState *cs, VdbSegment seg)
 }
 
 /*
- * Check the float entry a code entry points to: on one of its list's float
- * pages [vstart, vend) of the run, with the same heap TID.
+ * Claim the pages of a dropped segment that is not reclaimed yet: nothing
+ * else may use them while a snapshot might still read them.
  */
 static void
-CheckCodeTarget(CheckState *cs, VdbSegment seg, uint32 list, const VdbCodeEntry code,
-				BlockNumber vstart, BlockNumber vend, int dim)
+CheckDropped(CheckState *cs, VdbSegment seg)
+{
+	Buffer		buf;
+	BlockNumber blkno = seg->head;
+
+	if (seg->nlists > 0)
+	{
+		VdbSealedHeaderData h;
+		VdbRunMap	map;
+		bool		ok;
+
+		buf = CheckReadPage(cs, seg->head, seg, VDB_PAGE_SEALED_HEADER);
+		if (!BufferIsValid(buf))
+			return;
+		ok = VdbParseRunHeader(BufferGetPage(buf), seg, &h, &map);
+		UnlockReleaseBuffer(buf);
+		if (!ok)
+		{
+			Problem(cs, "dropped segment %u: run header does not match the directory", seg->segid);
+			return;
+		}
+		for (BlockNumber p = 1; p < map.npages; p++)
+			if (!ClaimBlock(cs, VdbRunBlock(&map, p), seg))
+				return;
+		return;
+	}
+	for (BlockNumber p = 0; p < seg->npages && blkno != InvalidBlockNumber; p++)
+	{
+		BlockNumber next;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = CheckReadPage(cs, blkno, seg, VDB_PAGE_GROWING);
+		if (!BufferIsValid(buf))
+			return;
+		next = VdbPageGetOpaque(BufferGetPage(buf))->nextblkno;
+		UnlockReleaseBuffer(buf);
+		blkno = (blkno == seg->tail) ? InvalidBlockNumber : next;
+	}
+}
+
+/*
+ * Check the float entry a code entry points to: on one of its list's float
+ * pages, run offsets [vstart, vend), with the same heap TID.
+ */
+static void
+CheckCodeTarget(CheckState *cs, VdbSegment seg, const VdbRunMap *map, uint32 list,
+				const VdbCodeEntry code, BlockNumber vstart, BlockNumber vend, int dim)
 {
 	Buffer		buf;
 	Page		page;
@@ -424,11 +492,11 @@ CheckCodeTarget(CheckState *cs, VdbSegment seg, uint32 list, const VdbCodeEntry 
 
 	if (code->vector_page < vstart || code->vector_page >= vend)
 	{
-		Problem(cs, "segment %u: list %u has a code entry pointing to run block %u, outside its float pages %u..%u",
+		Problem(cs, "segment %u: list %u has a code entry pointing to run offset %u, outside its float pages %u..%u",
 				seg->segid, list, code->vector_page, vstart, vend);
 		return;
 	}
-	buf = CheckReadPage(cs, seg->head + code->vector_page, seg, VDB_PAGE_VECTORS);
+	buf = CheckReadPage(cs, VdbRunBlock(map, code->vector_page), seg, VDB_PAGE_VECTORS);
 	if (!BufferIsValid(buf))
 		return;
 	page = BufferGetPage(buf);
@@ -437,7 +505,7 @@ CheckCodeTarget(CheckState *cs, VdbSegment seg, uint32 list, const VdbCodeEntry 
 		ItemIdGetLength(itemid) < VDB_POSTING_ENTRY_SIZE(dim) ||
 		!ItemPointerEquals(&((VdbPostingEntry) PageGetItem(page, itemid))->tid,
 						   (ItemPointer) &code->tid))
-		Problem(cs, "segment %u: list %u has a code entry for (%u,%u) whose float entry at run block %u item %u is missing or another row's",
+		Problem(cs, "segment %u: list %u has a code entry for (%u,%u) whose float entry at run offset %u item %u is missing or another row's",
 				seg->segid, list, ItemPointerGetBlockNumberNoCheck(&code->tid),
 				ItemPointerGetOffsetNumberNoCheck(&code->tid), code->vector_page,
 				code->vector_off);
@@ -445,13 +513,13 @@ CheckCodeTarget(CheckState *cs, VdbSegment seg, uint32 list, const VdbCodeEntry 
 }
 
 /*
- * Check one list's pages and collect its entries: float posting pages
- * (format 1), or code pages whose entries each point to a float entry.
+ * Check one list's pages and collect its entries: float posting pages (no
+ * codes), or code pages whose entries each point to a float entry.
  * Returns the entries present.
  */
 static int64
-CheckList(CheckState *cs, VdbSegment seg, uint32 list, const VdbListData *l,
-		  bool codes, int dim)
+CheckList(CheckState *cs, VdbSegment seg, const VdbRunMap *map, uint32 list,
+		  const VdbListData *l, bool codes, int dim)
 {
 	int64		inlist = 0;
 	BlockNumber ncode = codes ? l->ncode_pages : 0;
@@ -473,7 +541,7 @@ CheckList(CheckState *cs, VdbSegment seg, uint32 list, const VdbListData *l,
 		OffsetNumber pmax;
 
 		CHECK_FOR_INTERRUPTS();
-		pbuf = CheckReadPage(cs, seg->head + l->start + q, seg,
+		pbuf = CheckReadPage(cs, VdbRunBlock(map, l->start + q), seg,
 							 codes ? VDB_PAGE_CODES : VDB_PAGE_POSTING);
 		if (!BufferIsValid(pbuf))
 			continue;
@@ -488,7 +556,7 @@ CheckList(CheckState *cs, VdbSegment seg, uint32 list, const VdbListData *l,
 
 			if (codes)
 			{
-				CheckCodeTarget(cs, seg, list, (VdbCodeEntry) item,
+				CheckCodeTarget(cs, seg, map, list, (VdbCodeEntry) item,
 								l->start + ncode, l->start + l->npages, dim);
 				RememberEntry(cs, &((VdbCodeEntry) item)->tid, seg->segid);
 			}
@@ -500,7 +568,8 @@ CheckList(CheckState *cs, VdbSegment seg, uint32 list, const VdbListData *l,
 	/* float pages behind the codes: only their stamps (entries may be dead) */
 	for (BlockNumber q = ncode; codes && q < l->npages; q++)
 	{
-		Buffer		pbuf = CheckReadPage(cs, seg->head + l->start + q, seg, VDB_PAGE_VECTORS);
+		Buffer		pbuf = CheckReadPage(cs, VdbRunBlock(map, l->start + q), seg,
+										 VDB_PAGE_VECTORS);
 
 		if (BufferIsValid(pbuf))
 			UnlockReleaseBuffer(pbuf);
@@ -518,7 +587,8 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 	Buffer		buf;
 	Page		page;
 	VdbSealedHeaderData h;
-	Size		hsize;
+	VdbRunMap	map;
+	bool		ok;
 	bool		codes;
 	BlockNumber nquant;
 	BlockNumber expect_start;
@@ -528,37 +598,35 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 	buf = CheckReadPage(cs, seg->head, seg, VDB_PAGE_SEALED_HEADER);
 	if (!BufferIsValid(buf))
 		return;
-	page = BufferGetPage(buf);
-	if (PageGetMaxOffsetNumber(page) != 1)
-	{
-		Problem(cs, "segment %u: header page has %d items", seg->segid,
-				(int) PageGetMaxOffsetNumber(page));
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-	hsize = ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber));
-	memset(&h, 0, sizeof(h));
-	memcpy(&h, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)),
-		   Min(hsize, sizeof(h)));
+	ok = VdbParseRunHeader(BufferGetPage(buf), seg, &h, &map);
 	UnlockReleaseBuffer(buf);
 
-	/* format 1 headers end before flags; format 2 ones have codes */
-	codes = hsize >= sizeof(VdbSealedHeaderData) && (h.flags & VDB_SEALED_CODES);
+	codes = (h.flags & VDB_SEALED_CODES) != 0;
 	nquant = codes ? (2 * dim + VDB_QUANT_ITEM_FLOATS - 1) / VDB_QUANT_ITEM_FLOATS : 0;
-	if (h.segid != seg->segid || h.generation != seg->generation || h.nlists != seg->nlists ||
+	if (!ok || h.generation != seg->generation ||
 		h.nrows != seg->nrows || h.dimensions != dim || h.kind != kind ||
-		hsize < VDB_SEALED_HEADER_V1_SIZE ||
-		(hsize >= sizeof(VdbSealedHeaderData) && h.flags != VDB_SEALED_CODES) ||
+		(h.flags & ~VDB_SEALED_CODES) != 0 ||
 		(codes && (h.quant_start != 1 + h.ncentroid_pages || h.nquant_pages != nquant)) ||
 		h.centroid_start != 1 || h.posting_start != 1 + h.ncentroid_pages + nquant ||
-		h.posting_start + h.nposting_pages != seg->npages || h.nlists == 0)
+		h.posting_start + h.nposting_pages != seg->npages)
 	{
 		Problem(cs, "segment %u: run header does not match the directory", seg->segid);
 		return;
 	}
+	for (uint32 e = 0; e < map.nextents; e++)
+	{
+		if (map.extents[e].npages == 0 ||
+			map.extents[e].start + map.extents[e].npages > cs->nblocks)
+		{
+			Problem(cs, "segment %u: run extent %u (blocks %u..%u) lies beyond the end of the index",
+					seg->segid, e, map.extents[e].start,
+					map.extents[e].start + map.extents[e].npages);
+			return;
+		}
+	}
 	for (BlockNumber p = 0; p < nquant; p++)
 	{
-		buf = CheckReadPage(cs, seg->head + h.quant_start + p, seg, VDB_PAGE_QUANTIZER);
+		buf = CheckReadPage(cs, VdbRunBlock(&map, h.quant_start + p), seg, VDB_PAGE_QUANTIZER);
 		if (BufferIsValid(buf))
 			UnlockReleaseBuffer(buf);
 	}
@@ -574,7 +642,7 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 		 * their posting pages: a held buffer lock would hold off interrupts
 		 * for the whole walk.
 		 */
-		buf = CheckReadPage(cs, seg->head + h.centroid_start + p, seg, VDB_PAGE_CENTROID);
+		buf = CheckReadPage(cs, VdbRunBlock(&map, h.centroid_start + p), seg, VDB_PAGE_CENTROID);
 		if (!BufferIsValid(buf))
 			return;
 		page = BufferGetPage(buf);
@@ -597,7 +665,7 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 				pfree(lists);
 				return;
 			}
-			inlist = CheckList(cs, seg, list, l, codes, dim);
+			inlist = CheckList(cs, seg, &map, list, l, codes, dim);
 			if (inlist > l->nentries)
 				Problem(cs, "segment %u: list %u holds %lld entries, more than the %u written",
 						seg->segid, list, (long long) inlist, l->nentries);
@@ -800,6 +868,9 @@ vdb_check(PG_FUNCTION_ARGS)
 
 	meta = VdbCopyMeta(cs.index);
 	cs.meta = meta;
+	cs.nblocks = RelationGetNumberOfBlocks(cs.index);
+	cs.owner = palloc_extended(sizeof(uint32) * Max(cs.nblocks, 1),
+							   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	dim = VdbGetIndexDimensions(cs.index);
 	kind = VdbGetDistanceKind(cs.index);
 	if (meta->dimensions != dim || meta->kind != kind)
@@ -825,6 +896,7 @@ vdb_check(PG_FUNCTION_ARGS)
 				CheckRun(&cs, seg, dim, kind);
 				break;
 			case VDB_SEGMENT_DROPPED:
+				CheckDropped(&cs, seg);
 				break;
 			default:
 				Problem(&cs, "segment %u has unknown state %u", seg->segid, seg->state);

@@ -66,7 +66,7 @@ LoadQuantizer(Relation index, const VdbSegmentData *dirseg,
 		have = -1;				/* reported below */
 	for (BlockNumber b = 0; have >= 0 && b < header->nquant_pages; b++)
 	{
-		BlockNumber blkno = dirseg->head + header->quant_start + b;
+		BlockNumber blkno = VdbRunBlock(&seg->run, header->quant_start + b);
 		Buffer		buf;
 		Page		page;
 		Size		len;
@@ -118,39 +118,10 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 	VdbCacheEntry *entry;
 	VdbCachedSegment *seg;
 	VdbSealedHeaderData header;
-	Size		header_size;
 	Buffer		buf;
 	Page		page;
 	uint32		nlists = dirseg->nlists;
 	uint32		list = 0;
-
-	/* The header page: one item, checked against the directory. */
-	buf = ReadBuffer(index, dirseg->head);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	VdbCheckSegmentPage(index, page, dirseg->head, dirseg->segid,
-						dirseg->generation, VDB_PAGE_SEALED_HEADER);
-	if (PageGetMaxOffsetNumber(page) < FirstOffsetNumber ||
-		ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber)) < VDB_SEALED_HEADER_V1_SIZE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("sealed segment %u of index \"%s\" has no header",
-						dirseg->segid, RelationGetRelationName(index))));
-	header_size = Min(ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber)),
-					  sizeof(VdbSealedHeaderData));
-	memset(&header, 0, sizeof(header));
-	memcpy(&header, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)),
-		   header_size);
-	UnlockReleaseBuffer(buf);
-
-	if (header.segid != dirseg->segid || header.nlists != nlists ||
-		header.dimensions != dim || nlists == 0 ||
-		header.centroid_start + header.ncentroid_pages > dirseg->npages ||
-		header.posting_start + header.nposting_pages > dirseg->npages)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("header of sealed segment %u of index \"%s\" does not match the directory",
-						dirseg->segid, RelationGetRelationName(index))));
 
 	/*
 	 * Built under the caller's context, so that an error frees it; moved
@@ -164,6 +135,14 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 	entry->node = index->rd_node;
 	entry->cxt = cxt;
 	seg = &entry->seg;
+
+	/* The header page, checked against the directory, and the run's extents. */
+	VdbReadRunHeader(index, dirseg, true, &header, &seg->run);
+	if (header.dimensions != dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("header of sealed segment %u of index \"%s\" does not match the directory",
+						dirseg->segid, RelationGetRelationName(index))));
 	seg->segid = dirseg->segid;
 	seg->generation = dirseg->generation;
 	seg->head = dirseg->head;
@@ -181,15 +160,14 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 					3 * sizeof(BlockNumber) + sizeof(uint32)) * nlists;
 
 	/* Format 2: the SQ8 quantizer (a format 1 header is shorter). */
-	seg->has_codes = header_size >= sizeof(VdbSealedHeaderData) &&
-		(header.flags & VDB_SEALED_CODES) != 0;
+	seg->has_codes = (header.flags & VDB_SEALED_CODES) != 0;
 	if (seg->has_codes)
 		LoadQuantizer(index, dirseg, &header, seg);
 
 	/* Centroid pages: one VdbListData per list, lists in order. */
 	for (BlockNumber b = 0; b < header.ncentroid_pages; b++)
 	{
-		BlockNumber blkno = dirseg->head + header.centroid_start + b;
+		BlockNumber blkno = VdbRunBlock(&seg->run, header.centroid_start + b);
 		OffsetNumber maxoff;
 
 		CHECK_FOR_INTERRUPTS();
@@ -321,7 +299,12 @@ VdbGetCachedSegment(Relation index, const VdbSegmentData *seg, int dim)
 /*
  * Growing and frozen chain summaries (see VdbChainSummary), kept like the
  * centroids: per backend, by (relfilenode, segid, generation, head), least
- * recently used dropped first once there are too many.
+ * recently used dropped first once there are too many.  Segment ids are
+ * never reused, and a segment's pages keep their place while it lives, so
+ * a summary stays right for its segment even after the pages are reused
+ * by others (ivf_space.c): a scan that still follows it (on a standby)
+ * reads each page it needs under a stamp check, and skipping a page that
+ * was reused returns nothing wrong.
  */
 #define VDB_MAX_CHAIN_SUMMARIES	64
 

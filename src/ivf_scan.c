@@ -496,7 +496,6 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 	VdbScanOpaque so = (VdbScanOpaque) scan->opaque;
 	VdbScanSegment *sseg = &so->sealed[segno];
 	const VdbCachedSegment *seg = sseg->cache;
-	BlockNumber first = seg->head + seg->list_start[list];
 	BlockNumber ncode = seg->list_ncode_pages[list];
 	bool		codes = seg->has_codes && ncode > 0;
 	BlockNumber npages = codes ? ncode : seg->list_npages[list];
@@ -504,8 +503,9 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 	if (codes && !so->no_order && !sseg->prepared)
 		PrepareCodes(so, sseg);
 
-	for (BlockNumber blkno = first; blkno < first + npages; blkno++)
+	for (BlockNumber p = 0; p < npages; p++)
 	{
+		BlockNumber blkno = VdbRunBlock(&seg->run, seg->list_start[list] + p);
 		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
@@ -551,7 +551,7 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 					c->distance = VdbSq8LowerBound(&sseg->pq, seg->sq_scale,
 												   entry->code, entry->error);
 					c->vector_off = entry->vector_off;
-					c->vector_blk = seg->head + entry->vector_page;
+					c->vector_blk = VdbRunBlock(&seg->run, entry->vector_page);
 				}
 			}
 			else

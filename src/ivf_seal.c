@@ -47,6 +47,7 @@ struct VdbSealer
 	bool		publish_each;	/* CREATE INDEX: publish every segment as soon
 								 * as written, and extend the index page by
 								 * page (nobody else extends it) */
+	bool		merging;		/* a merge: crash points say so */
 	int			nsealed;		/* segments written but not yet published */
 	VdbSegmentData *sealed;
 	/* the lists of the last segment written, for interim assignments */
@@ -127,6 +128,15 @@ VdbSealerCreate(Relation index, int dim, VdbDistanceKind kind, int capacity,
 	s->scratch = AllocSetContextCreate(CurrentMemoryContext, "vdb_ivf seal",
 									   ALLOCSET_DEFAULT_SIZES);
 	return s;
+}
+
+/*
+ * Mark a sealer as working for a merge (its crash points say so).
+ */
+void
+VdbSealerMarkMerge(VdbSealer *s)
+{
+	s->merging = true;
 }
 
 /*
@@ -241,7 +251,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	BlockNumber ncentroid_pages = (k + lists_per_page - 1) / lists_per_page;
 	BlockNumber nquant_pages = (nquant + VDB_QUANT_ITEM_FLOATS - 1) / VDB_QUANT_ITEM_FLOATS;
 	BlockNumber npages;
-	BlockNumber head;
+	VdbRunMap	map;
 	uint32		segid;
 	PGAlignedBlock block;
 	Page		page = block.data;
@@ -250,7 +260,8 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	VdbCodeEntry centry = palloc0(code_size);
 	float	   *quant = palloc(sizeof(float) * 2 * dim);	/* offsets, scales */
 	float		max_norm = 0.0f;
-	VdbSealedHeaderData header;
+	VdbSealedHeaderData *header;
+	Size		header_size;
 	BlockNumber blk;
 
 	if (codes)
@@ -280,32 +291,43 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 
 	segid = VdbReserveSegid(s->index);
 	if (s->publish_each)
-		head = RelationGetNumberOfBlocks(s->index);
+	{
+		/* CREATE INDEX: a new relation, extended page by page as written */
+		map.nextents = 1;
+		map.extents = palloc(sizeof(VdbRunExtentData));
+		map.extents[0].start = RelationGetNumberOfBlocks(s->index);
+		map.extents[0].npages = npages;
+		map.offsets = palloc0(sizeof(BlockNumber));
+		map.npages = npages;
+	}
 	else
-		head = VdbExtendRun(s->index, npages);
+		VdbAllocateRun(s->index, npages, &map);
 
-	/* Header. */
-	memset(&header, 0, sizeof(header));
-	header.segid = segid;
-	header.generation = 1;
-	header.nlists = k;
-	header.nrows = n;
-	header.dimensions = dim;
-	header.kind = s->kind;
-	header.centroid_start = 1;
-	header.ncentroid_pages = ncentroid_pages;
-	header.posting_start = 1 + ncentroid_pages + nquant_pages;
-	header.nposting_pages = npages - header.posting_start;
-	header.flags = VDB_SEALED_CODES;
-	header.quant_start = 1 + ncentroid_pages;
-	header.nquant_pages = nquant_pages;
-	header.max_norm = max_norm;
+	/* Header, with the run's extents and the codes' layout. */
+	header_size = offsetof(VdbSealedHeaderData, extents) +
+		sizeof(VdbRunExtentData) * map.nextents;
+	header = palloc0(header_size);
+	header->segid = segid;
+	header->generation = 1;
+	header->nlists = k;
+	header->nrows = n;
+	header->dimensions = dim;
+	header->kind = s->kind;
+	header->centroid_start = 1;
+	header->ncentroid_pages = ncentroid_pages;
+	header->posting_start = 1 + ncentroid_pages + nquant_pages;
+	header->nposting_pages = npages - header->posting_start;
+	header->flags = codes ? VDB_SEALED_CODES : 0;
+	header->quant_start = 1 + ncentroid_pages;
+	header->nquant_pages = nquant_pages;
+	header->max_norm = max_norm;
+	header->nextents = map.nextents;
+	memcpy(header->extents, map.extents, sizeof(VdbRunExtentData) * map.nextents);
 	VdbInitPage(page, VDB_PAGE_SEALED_HEADER, segid, 1);
-	if (PageAddItem(page, (Item) &header,
-					codes ? sizeof(header) : VDB_SEALED_HEADER_V1_SIZE, InvalidOffsetNumber,
+	if (PageAddItem(page, (Item) header, header_size, InvalidOffsetNumber,
 					false, false) == InvalidOffsetNumber)
 		elog(ERROR, "could not add vdb_ivf sealed header");
-	VdbWriteNewPage(s->index, MAIN_FORKNUM, head, page, false);
+	VdbWriteNewPage(s->index, MAIN_FORKNUM, VdbRunBlock(&map, 0), page, false);
 	blk = 1;
 
 	/* Centroid pages: one item per list, in list order. */
@@ -322,7 +344,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 						false, false) == InvalidOffsetNumber)
 			elog(ERROR, "could not add vdb_ivf list to centroid page");
 		if ((j + 1) % lists_per_page == 0 || j == k - 1)
-			VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+			VdbWriteNewPage(s->index, MAIN_FORKNUM, VdbRunBlock(&map, blk++), page, false);
 	}
 
 	/* Quantizer pages: the offsets and scales, one chunk per page. */
@@ -334,7 +356,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 		if (PageAddItem(page, (Item) (quant + i), len, InvalidOffsetNumber,
 						false, false) == InvalidOffsetNumber)
 			elog(ERROR, "could not add vdb_ivf quantizer item");
-		VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+		VdbWriteNewPage(s->index, MAIN_FORKNUM, VdbRunBlock(&map, blk++), page, false);
 	}
 
 	/*
@@ -353,7 +375,8 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 			if (e % codes_per_page == 0)
 			{
 				CHECK_FOR_INTERRUPTS();
-				VdbSealYield(); /* a background sealer may give way */
+				if (!s->publish_each)
+					VdbSealYield(); /* a background sealer may give way */
 				VdbInitPage(page, VDB_PAGE_CODES, segid, 1);
 			}
 			centry->tid = s->tids[row];
@@ -365,9 +388,9 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 				elog(ERROR, "could not add vdb_ivf code entry");
 			if ((e + 1) % codes_per_page == 0 || e == counts[j] - 1)
 			{
-				VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+				VdbWriteNewPage(s->index, MAIN_FORKNUM, VdbRunBlock(&map, blk++), page, false);
 				if (!s->publish_each)
-					VdbCrashPoint(VDB_CRASH_SEAL_BUILD);
+					VdbCrashPoint(s->merging ? VDB_CRASH_MERGE_BUILD : VDB_CRASH_SEAL_BUILD);
 			}
 		}
 		Assert(blk == vectors_at);
@@ -378,7 +401,8 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 			if (e % entries_per_page == 0)
 			{
 				CHECK_FOR_INTERRUPTS();
-				VdbSealYield();
+				if (!s->publish_each)
+					VdbSealYield(); /* a background sealer may give way */
 				VdbInitPage(page, codes ? VDB_PAGE_VECTORS : VDB_PAGE_POSTING, segid, 1);
 			}
 			entry->tid = s->tids[row];
@@ -388,9 +412,9 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 				elog(ERROR, "could not add vdb_ivf posting entry");
 			if ((e + 1) % entries_per_page == 0 || e == counts[j] - 1)
 			{
-				VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+				VdbWriteNewPage(s->index, MAIN_FORKNUM, VdbRunBlock(&map, blk++), page, false);
 				if (!s->publish_each)
-					VdbCrashPoint(VDB_CRASH_SEAL_BUILD);
+					VdbCrashPoint(s->merging ? VDB_CRASH_MERGE_BUILD : VDB_CRASH_SEAL_BUILD);
 			}
 		}
 	}
@@ -401,7 +425,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	out->state = VDB_SEGMENT_SEALED;
 	out->generation = 1;
 	out->nlists = k;
-	out->head = head;
+	out->head = map.extents[0].start;
 	out->tail = InvalidBlockNumber;
 	out->npages = npages;
 	out->nrows = n;
@@ -467,7 +491,8 @@ VdbSealerSealPiece(VdbSealer *s, int nrows)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VDB_PHASE_KMEANS);
 	centroids = palloc_extended(sizeof(float) * (Size) k * dim, MCXT_ALLOC_HUGE);
 	VdbKmeans(s->vectors, ntrain, dim, k, spherical, centroids);
-	VdbSealYield();
+	if (!s->publish_each)
+		VdbSealYield();
 	INSTR_TIME_SET_CURRENT(trained);
 	assign = palloc_extended(sizeof(int) * (Size) nrows, MCXT_ALLOC_HUGE);
 	VdbAssignLists(s->vectors, nrows, dim, centroids, k, spherical, assign);
@@ -629,13 +654,21 @@ VdbSealerFree(VdbSealer *s)
 int
 VdbSealFrozen(Relation heap, Relation index, uint32 segid)
 {
-	VdbMetaPage meta = VdbCopyMeta(index);
-	VdbSegment	frozen = VdbFindSegment(meta, segid);
-	int			dim = meta->dimensions;
+	VdbMetaPage meta;
+	VdbSegment	frozen;
+	int			dim;
 	VdbSealer  *s;
 	BlockNumber blkno;
 	BlockNumber visited = 0;
 	int			present;
+
+	/* Make the pages of segments dropped earlier available to this run. */
+	(void) VdbReclaimSegments(index);
+	VdbMarkSegmentBusy(RelationGetRelid(index), segid);	/* 'sealing' */
+
+	meta = VdbCopyMeta(index);
+	frozen = VdbFindSegment(meta, segid);
+	dim = meta->dimensions;
 
 	if (frozen == NULL || frozen->state != VDB_SEGMENT_FROZEN)
 		elog(ERROR, "vdb_ivf segment %u is not frozen", segid);

@@ -32,6 +32,7 @@
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 
+#include "debug.h"
 #include "ivf.h"
 #include "ivf_write.h"
 #include "worker.h"
@@ -121,10 +122,10 @@ VdbFindMergeGroup(VdbMetaPage meta, VdbSegmentData *group)
  * Copy the float vector a code entry points to.
  */
 static void
-ReadVectorOf(Relation index, const VdbSegmentData *seg, const VdbCodeEntry code,
-			 int dim, float *x)
+ReadVectorOf(Relation index, const VdbSegmentData *seg, const VdbRunMap *map,
+			 const VdbCodeEntry code, int dim, float *x)
 {
-	BlockNumber blkno = seg->head + code->vector_page;
+	BlockNumber blkno;
 	Buffer		buf;
 	Page		page;
 	ItemId		itemid;
@@ -133,6 +134,7 @@ ReadVectorOf(Relation index, const VdbSegmentData *seg, const VdbCodeEntry code,
 		itemid = NULL;
 	else
 	{
+		blkno = VdbRunBlock(map, code->vector_page);
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
@@ -170,28 +172,15 @@ ReadSealedRows(Relation index, const VdbSegmentData *seg, VdbSealer *sealer,
 	Buffer		buf;
 	Page		page;
 	VdbSealedHeaderData header;
+	VdbRunMap	map;
 	PGAlignedBlock copy;
 	float	   *vector;
 
-	buf = ReadBuffer(index, seg->head);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	VdbCheckPageStamp(index, page, seg->head, seg->segid, seg->generation,
-					  VDB_PAGE_SEALED_HEADER);
-	memset(&header, 0, sizeof(header));
-	memcpy(&header, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)),
-		   Min(sizeof(header), ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber))));
-	UnlockReleaseBuffer(buf);
+	VdbReadRunHeader(index, seg, false, &header, &map);
 	vector = palloc(sizeof(float) * Max(header.dimensions, 1));
-	if (header.posting_start + header.nposting_pages > seg->npages)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("header of segment %u of index \"%s\" does not match the directory",
-						seg->segid, RelationGetRelationName(index))));
-
 	for (BlockNumber p = 0; p < header.nposting_pages; p++)
 	{
-		BlockNumber blkno = seg->head + header.posting_start + p;
+		BlockNumber blkno = VdbRunBlock(&map, header.posting_start + p);
 		OffsetNumber maxoff;
 		uint16		flags;
 
@@ -226,7 +215,7 @@ ReadSealedRows(Relation index, const VdbSegmentData *seg, VdbSealer *sealer,
 			{
 				VdbCodeEntry code = (VdbCodeEntry) PageGetItem(page, itemid);
 
-				ReadVectorOf(index, seg, code, header.dimensions, vector);
+				ReadVectorOf(index, seg, &map, code, header.dimensions, vector);
 				VdbSealerAdd(sealer, &code->tid, vector);
 			}
 			else
@@ -304,6 +293,8 @@ VdbMergeSegments(Relation index, const VdbSegmentData *group, int ngroup)
 		total += LiveRows(&group[i]);
 	capacity = (int) Max(1, Min(total, (uint64) VdbSealerMaxRows(dim)));
 	sealer = VdbSealerCreate(index, dim, meta->kind, capacity, VdbGetLists(index), false);
+	VdbSealerMarkMerge(sealer);
+	(void) VdbReclaimSegments(index);
 	total = 0;
 	for (int i = 0; i < ngroup; i++)
 		total += ReadSealedRows(index, &group[i], sealer, capacity);
@@ -311,6 +302,7 @@ VdbMergeSegments(Relation index, const VdbSegmentData *group, int ngroup)
 		VdbSealerSealPiece(sealer, VdbSealerRows(sealer));
 
 	merged = VdbSealerSealed(sealer, &nmerged);
+	VdbCrashPoint(VDB_CRASH_MERGE_PUBLISH);
 	PublishMerge(index, group, ngroup, merged, nmerged);
 	VdbSealerFree(sealer);
 	pfree(meta);
