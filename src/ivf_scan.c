@@ -7,10 +7,15 @@
  *
  *	- The first batch ranks every list of every sealed segment together by
  *	  the distance from the query to its centroid (centroids come from the
- *	  per-backend cache, ivf_cache.c) and takes the nearest
+ *	  per-backend cache, ivf_cache.c; for L2 the cache also holds SQ8 codes
+ *	  of the centroids: every list gets a lower bound from its code, and
+ *	  only the lists a batch may take get their exact distance, see
+ *	  RefineRanking, so a batch takes the same lists as an exact ranking
+ *	  would, for a quarter of the bytes read) and takes the nearest
  *	  vdb.probes x (number of sealed segments) lists: the probe budget goes
  *	  to whichever segments hold the nearest lists.  It reads those lists'
- *	  entries and computes exact distances.  Growing and frozen segments are
+ *	  entries (codes, re-ranked as described below, or float vectors).
+ *	  Growing and frozen segments are
  *	  read once: an entry whose interim assignment is one of the chosen lists
  *	  (or that has no usable assignment) is measured now; the others wait for
  *	  the batch that probes their list.  A per-backend summary of which lists
@@ -105,8 +110,10 @@ typedef struct VdbCandidate
 /* One list in the global ranking. */
 typedef struct VdbRankedList
 {
-	float		distance;		/* query to centroid, in ranking units */
+	float		distance;		/* query to centroid, in ranking units, or a
+								 * lower bound from its code (!exact) */
 	uint32		list;			/* global list number */
+	bool		exact;
 } VdbRankedList;
 
 /*
@@ -204,6 +211,7 @@ IvfScanInit(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	VdbSealInit();				/* the sealing side's test setting */
+
 }
 
 /*
@@ -836,6 +844,122 @@ ReadChain(IndexScanDesc scan, const VdbSegmentData *seg)
 }
 
 /*
+ * The exact ranking value of list l of a segment: |c|^2 - 2 q.c for L2,
+ * -q.c otherwise.
+ */
+static float
+ExactRank(VdbScanOpaque so, const VdbCachedSegment *seg, uint32 l)
+{
+	float		dot = VectorInnerProduct(so->dim, so->query,
+										 seg->centroids + (Size) l * seg->dim);
+
+	if (so->kind == VDB_DISTANCE_L2)
+		return seg->centroid_norms[l] - 2.0f * dot;
+	return -dot;
+}
+
+/*
+ * Rank an L2 segment's lists by lower bounds from their centroid codes, in
+ * ranking units (|q - c|^2 - |q|^2).
+ */
+static void
+RankByCodes(VdbScanOpaque so, int segno)
+{
+	const VdbCachedSegment *seg = so->sealed[segno].cache;
+	VdbSq8Query pq;
+	double		qq = 0.0;
+
+	pq.qs = palloc(sizeof(float) * so->dim);
+	pq.q16 = palloc(sizeof(int16) * so->dim);
+	VdbSq8Prepare(&pq, so->query, so->dim, true, seg->cq_offset, seg->cq_scale,
+				  seg->cq_span, seg->cq_max_norm);
+	for (int i = 0; i < so->dim; i++)
+		qq += (double) so->query[i] * so->query[i];
+	for (uint32 l = 0; l < seg->nlists; l++)
+	{
+		uint32		g = so->sealed[segno].first_list + l;
+		float		bound = VdbSq8LowerBound(&pq, seg->cq_scale,
+											 seg->ccodes + (Size) l * so->dim,
+											 seg->cerrors[l]);
+
+		so->ranked[g].distance = (float) ((double) bound - qq);
+		so->ranked[g].list = g;
+		so->ranked[g].exact = false;
+		so->list_round[g] = -1;
+	}
+	pfree(pq.qs);
+	pfree(pq.q16);
+}
+
+/*
+ * The sealed segment (index into sealed[]) holding global list g.
+ */
+static int
+SegmentOfList(VdbScanOpaque so, uint32 g)
+{
+	int			lo = 0;
+	int			hi = so->nsealed - 1;
+
+	while (lo < hi)
+	{
+		int			mid = (lo + hi + 1) / 2;
+
+		if (so->sealed[mid].first_list <= g)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/*
+ * Make sure the n first of the ranked lists r[0 .. m) are the n first by
+ * exact value: compute the exact value of the 2n + 16 first by current
+ * value, then of every list still bounded below the n-th exact value found
+ * (a bound is never above the exact value, so no other list can be among
+ * the n first).  Lists never probed keep their bounds.
+ */
+static void
+RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
+{
+	uint32		first = Min(m, 2 * n + 16);
+	float		nth = -get_float4_infinity();
+	bool		any = false;
+
+	if (n == 0 || n >= m)
+		return;					/* every list goes: no order needed */
+	SelectNearestLists(r, m, first);
+	for (uint32 i = 0; i < first; i++)
+	{
+		if (!r[i].exact)
+		{
+			int			segno = SegmentOfList(so, r[i].list);
+
+			r[i].distance = ExactRank(so, so->sealed[segno].cache,
+									  r[i].list - so->sealed[segno].first_list);
+			r[i].exact = true;
+			any = true;
+		}
+	}
+	if (!any)
+		return;
+	SelectNearestLists(r, first, n);
+	for (uint32 i = 0; i < n; i++)
+		nth = Max(nth, r[i].distance);
+	for (uint32 i = first; i < m; i++)
+	{
+		if (!r[i].exact && r[i].distance < nth)
+		{
+			int			segno = SegmentOfList(so, r[i].list);
+
+			r[i].distance = ExactRank(so, so->sealed[segno].cache,
+									  r[i].list - so->sealed[segno].first_list);
+			r[i].exact = true;
+		}
+	}
+}
+
+/*
  * Order for reading the lists of a batch: global list number, which is run
  * order within each segment.
  */
@@ -860,6 +984,7 @@ ProbeLists(IndexScanDesc scan, uint32 n)
 	int			seg = 0;
 
 	n = Min(n, so->nlists - so->nranked_taken);
+	RefineRanking(so, batch, so->nlists - so->nranked_taken, n);
 	SelectNearestLists(batch, so->nlists - so->nranked_taken, n);
 	qsort(batch, n, sizeof(VdbRankedList), CompareRankedByList);
 	so->nranked_taken += n;
@@ -988,25 +1113,26 @@ StartScan(IndexScanDesc scan)
 		/*
 		 * One kernel call per centroid rather than BLAS: a query must never
 		 * start (or spin on) BLAS threads, and the ranking is memory-bound.
-		 * L2 ranks by |c|^2 - 2 q.c, which orders like |q - c|^2.
+		 * L2 ranks by |c|^2 - 2 q.c, which orders like |q - c|^2.  With
+		 * centroid codes, every list first gets a lower bound (integer
+		 * kernel over a quarter of the bytes), and RefineRanking computes
+		 * the exact value only where a batch needs it.
 		 */
+		if (seg->rank_codes && !so->no_order && so->kind == VDB_DISTANCE_L2)
+		{
+			RankByCodes(so, i);
+			continue;
+		}
 		for (uint32 l = 0; l < seg->nlists; l++)
 		{
 			uint32		g = so->sealed[i].first_list + l;
 			float		d = 0.0f;
 
 			if (!so->no_order)
-			{
-				float		dot = VectorInnerProduct(so->dim, so->query,
-													 seg->centroids + (Size) l * seg->dim);
-
-				if (so->kind == VDB_DISTANCE_L2)
-					d = seg->centroid_norms[l] - 2.0f * dot;
-				else
-					d = -dot;
-			}
+				d = ExactRank(so, seg, l);
 			so->ranked[g].distance = d;
 			so->ranked[g].list = g;
+			so->ranked[g].exact = true;
 			so->list_round[g] = -1;
 		}
 	}

@@ -37,6 +37,14 @@ typedef struct VdbCachedSegment
 	float	   *sq_scale;		/* dim scales */
 	float		sq_span;		/* |255 * scale|: largest |scale * code| */
 	float		max_norm;		/* largest |x| of an entry */
+	/* L2 with one scale: SQ8 codes of the centroids, for ranking (sq8.h) */
+	bool		rank_codes;
+	float	   *cq_offset;		/* dim offsets */
+	float	   *cq_scale;		/* dim scales, all equal */
+	float		cq_span;
+	float		cq_max_norm;
+	uint8	   *ccodes;			/* nlists x dim */
+	float	   *cerrors;		/* nlists */
 } VdbCachedSegment;
 
 /* An interim assignment of growing entries: (sealed segment, list). */

@@ -150,18 +150,19 @@ VdbSq8Span(const float *scale, int dim)
  * up): the decoded query o + s * q16 and a decoded row are then exactly
  * s * sqrt(VectorSq8L2Int(...)) apart.
  */
-static void
+static bool
 PrepareInt(VdbSq8Query *pq, const float *q, const float *offset, const float *scale)
 {
 	double		s = scale[0];
 	double		inv;
 	double		moved = 0.0;
+	double		qnorm = 0.0;
 
 	if (!(s > 0.0) || pq->dim > SQ8_INT_MAX_DIM)
-		return;
+		return false;
 	for (int i = 1; i < pq->dim; i++)
 		if (scale[i] != scale[0])
-			return;
+			return false;
 	inv = 1.0 / s;
 	for (int i = 0; i < pq->dim; i++)
 	{
@@ -178,16 +179,20 @@ PrepareInt(VdbSq8Query *pq, const float *q, const float *offset, const float *sc
 		pq->q16[i] = (int16) v;
 		diff = (double) q[i] - ((double) offset[i] + s * v);
 		moved += diff * diff;
+		qnorm += (double) q[i] * q[i];
 	}
 	pq->scale = s;
 	pq->moved = sqrt(moved) * (1.0 + 1e-9);
+	pq->qnorm = sqrt(qnorm) * (1.0 + 1e-9);
 	pq->use_int = true;
+	return true;
 }
 
 /*
  * Prepare query q for the codes of one segment and bound the errors (see
  * the file comment).  pq->qs must point to dim floats, and pq->q16 to dim
- * int16 (or be NULL: no integer kernel).
+ * int16 (or be NULL: no integer kernel).  With the integer kernel, qs is
+ * not filled in.
  */
 void
 VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
@@ -202,6 +207,17 @@ VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
 	pq->dim = dim;
 	pq->l2 = l2;
 	pq->use_int = false;
+	pq->qo = 0.0;
+	pq->slack_code = 0.0;
+	pq->slack_query = 0.0;
+	if (l2 && pq->q16 != NULL && PrepareInt(pq, q, offset, scale))
+	{
+		/* the integer kernel is exact: only the exact kernel's rounding */
+		double		reach = pq->qnorm + max_norm;
+
+		pq->slack_exact = 2.0 * dim * eps * reach * reach;
+		return;
+	}
 	for (int i = 0; i < dim; i++)
 	{
 		pq->qs[i] = l2 ? q[i] - offset[i] : q[i] * scale[i];
@@ -225,8 +241,6 @@ VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
 		pq->slack_query = eps * qsnorm * (1.0 + eps);
 		reach = qnorm + max_norm;
 		pq->slack_exact = 2.0 * dim * eps * reach * reach;
-		if (pq->q16 != NULL)
-			PrepareInt(pq, q, offset, scale);
 	}
 	else
 	{
