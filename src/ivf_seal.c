@@ -70,7 +70,8 @@ VdbSealInit(void)
 {
 	DefineCustomIntVariable("vdb.debug_sealed_format",
 							"Format of the sealed segments this session writes (tests and benchmarks only).",
-							"1 writes float posting lists without SQ8 codes, as version 0.1.0 did; "
+							"1 writes float posting lists without SQ8 codes, as version 0.1.0 did "
+							"(with its short header when the run is one extent); "
 							"2 (the default) writes SQ8 codes with the float entries behind them.",
 							&vdb_debug_sealed_format,
 							VDB_IVF_VERSION, VDB_IVF_MIN_VERSION, VDB_IVF_VERSION,
@@ -307,6 +308,9 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	header_size = offsetof(VdbSealedHeaderData, extents) +
 		sizeof(VdbRunExtentData) * map.nextents;
 	header = palloc0(header_size);
+	/* vdb.debug_sealed_format = 1 on one extent: exactly what 0.1.0 wrote */
+	if (!codes && map.nextents == 1)
+		header_size = VDB_SEALED_HEADER_V1_SIZE;
 	header->segid = segid;
 	header->generation = 1;
 	header->nlists = k;
