@@ -88,6 +88,7 @@
 #include "ivf.h"
 #include "ivf_write.h"
 #include "worker.h"
+#include "worker_error.h"
 
 /* locktag_field4 of vdb's advisory locks (ASCII "vd"). */
 #define VDB_LOCK_SPACE			0x7664
@@ -136,7 +137,8 @@ typedef enum SealOutcome
 								 * group of sealed segments */
 	SEAL_NOTHING,				/* nothing left to seal or merge */
 	SEAL_GONE,					/* the index was dropped */
-	SEAL_BUSY					/* table locked by someone, or gave way */
+	SEAL_BUSY,					/* table locked by someone, or gave way */
+	SEAL_FAILED					/* failed with an error (logged and recorded) */
 } SealOutcome;
 
 /*
@@ -598,7 +600,10 @@ SealOneSegment(Oid indexoid)
 		int			ngroup = vdb_auto_merge ? VdbFindMergeGroup(meta, group) : 0;
 
 		if (ngroup > 0)
+		{
 			MergeGroup(heap, index, group, ngroup);
+			VdbSealerClearError(indexoid);
+		}
 		pfree(group);
 		pfree(meta);
 		index_close(index, NoLock);
@@ -635,6 +640,7 @@ SealOneSegment(Oid indexoid)
 	ereport(LOG,
 			(errmsg("vdb sealer sealed segment %u of index \"%s\": %u rows in %.3f s",
 					segid, RelationGetRelationName(index), nrows, SecondsSince(start))));
+	VdbSealerClearError(indexoid);
 	index_close(index, NoLock);
 	table_close(heap, NoLock);
 	CommitTransactionCommand();
@@ -643,8 +649,33 @@ SealOneSegment(Oid indexoid)
 }
 
 /*
+ * A seal or merge failed with an error: log it, roll back (nothing was
+ * published) and record it for vdb_stats (worker_error.c).  Called in
+ * PG_CATCH, in the memory context that was current before the attempt.
+ */
+static void
+SealFailed(Oid indexoid)
+{
+	ErrorData  *edata;
+
+	EmitErrorReport();
+	edata = CopyErrorData();
+	FlushErrorState();
+	HOLD_INTERRUPTS();
+	AbortOutOfAnyTransaction();
+	RESUME_INTERRUPTS();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	ereport(LOG,
+			(errmsg("vdb sealer gives up on index %u after an error: %s is left for later",
+					indexoid, sealer_activity)));
+	VdbSealerRecordError(indexoid, edata, sealer_activity);
+	FreeErrorData(edata);
+}
+
+/*
  * One attempt at sealing a segment; a seal that gave way to a waiting lock
- * request is rolled back and reported as SEAL_BUSY.
+ * request is rolled back and reported as SEAL_BUSY, one that failed is
+ * rolled back, recorded and reported as SEAL_FAILED.
  */
 static SealOutcome
 TrySealOneSegment(Oid indexoid)
@@ -653,6 +684,8 @@ TrySealOneSegment(Oid indexoid)
 	MemoryContext context = CurrentMemoryContext;
 
 	seal_abandoned = false;
+	snprintf(sealer_activity, sizeof(sealer_activity),
+			 "looking for segments to seal in index %u", indexoid);
 	PG_TRY();
 	{
 		outcome = SealOneSegment(indexoid);
@@ -661,20 +694,25 @@ TrySealOneSegment(Oid indexoid)
 	{
 		yield_heap = NULL;
 		yield_index = NULL;
-		if (!seal_abandoned)
-			PG_RE_THROW();
-
-		/* Give way: roll back, nothing was published. */
-		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(context);
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
-		pgstat_report_activity(STATE_IDLE, NULL);
-		ereport(LOG,
-				(errmsg("vdb sealer gave way to a waiting lock request: %s is left for later",
-						sealer_activity)));
-		outcome = SEAL_BUSY;
+		if (!seal_abandoned)
+		{
+			SealFailed(indexoid);
+			outcome = SEAL_FAILED;
+		}
+		else
+		{
+			/* Give way: roll back, nothing was published. */
+			HOLD_INTERRUPTS();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			RESUME_INTERRUPTS();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			ereport(LOG,
+					(errmsg("vdb sealer gave way to a waiting lock request: %s is left for later",
+							sealer_activity)));
+			outcome = SEAL_BUSY;
+		}
 	}
 	PG_END_TRY();
 	return outcome;
@@ -708,7 +746,7 @@ IndexOidHasWork(Oid indexoid)
 /*
  * Seal frozen segments until none is left, retrying while the table is
  * busy.  Returns false if it gave up: after VDB_SEAL_ATTEMPTS busy attempts
- * in a row, or because automatic sealing is paused.
+ * in a row, after an error, or because automatic sealing is paused.
  */
 static bool
 SealIndexSegments(Oid indexoid)
@@ -731,6 +769,8 @@ SealIndexSegments(Oid indexoid)
 		outcome = TrySealOneSegment(indexoid);
 		if (outcome == SEAL_SEALED)
 			busy = 0;
+		else if (outcome == SEAL_FAILED)
+			return false;
 		else if (outcome == SEAL_BUSY)
 		{
 			if (++busy >= VDB_SEAL_ATTEMPTS)
