@@ -21,7 +21,7 @@
 # Indexes vdb_ivf cannot serve are left out and reported (see
 # pgvector-schema.pl); halfvec/sparsevec columns stop the migration before
 # anything is written.  Large objects, roles and database settings are not
-# moved (use pg_dumpall --globals-only and pg_dump --large-objects for those).
+# moved (use pg_dumpall --globals-only and pg_dump --blobs for those).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
