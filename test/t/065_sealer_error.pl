@@ -90,6 +90,62 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM vdb_sealer_last_error'), '
 $node->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', $error), 'f||||0|f', 'on the standby too');
 
+
+# Insert 1200 rows and cancel the sealer they start, in the middle of its
+# seal (vdb.seal_delay is 300 ms again by then); returns once it is gone.
+my $vec = q{('[' || array_to_string(array(SELECT (i * 7919 + d * 104729) % 1000 / 100.0
+	FROM generate_series(1, 8) d), ',') || ']')::vector};
+sub cancel_a_seal
+{
+	my ($db, $index) = @_;
+	$node->safe_psql($db, "INSERT INTO items SELECT i, $vec FROM generate_series(1, 1200) i");
+	$node->poll_query_until($db, qq{SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE backend_type = 'vdb sealer' AND query LIKE 'sealing segment % of index $index'})
+	  or die "no sealer started sealing $index";
+	$node->safe_psql($db, q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		WHERE backend_type = 'vdb sealer'});
+	$node->poll_query_until($db, q{SELECT count(*) = 0 FROM pg_stat_activity
+		WHERE backend_type = 'vdb sealer'})
+	  or die 'the sealer did not exit';
+	return;
+}
+$node->safe_psql('postgres', q{ALTER SYSTEM SET vdb.seal_delay = '300ms'; SELECT pg_reload_conf()});
+
+# An error recorded before the index was rebuilt no longer shows, and the
+# next error recorded deletes it and those of indexes that are gone.
+$node->safe_psql('postgres', q{
+INSERT INTO vdb_sealer_last_error
+SELECT oid, relfilenode, now(), 'XX001', 'written by the test', NULL, 'testing' FROM pg_class
+WHERE relname = 'items_v'
+UNION ALL SELECT 4000000000, 4000000000, now(), 'XX001', 'an index that is gone', NULL, 'testing'});
+is($node->safe_psql('postgres', q{SELECT last_error_message FROM vdb_stats
+	WHERE index_name = 'items_v'::regclass}), 'written by the test', 'a recorded error shows');
+$node->safe_psql('postgres', 'REINDEX INDEX items_v');
+is($node->safe_psql('postgres', q{SELECT last_error_message IS NULL FROM vdb_stats
+	WHERE index_name = 'items_v'::regclass}), 't', 'after REINDEX it does not');
+cancel_a_seal('postgres', 'items_v');
+is( $node->safe_psql('postgres', q{SELECT string_agg(sqlstate || ':' || message, ',')
+	FROM vdb_sealer_last_error}),
+	'57014:canceling statement due to user request',
+	'the next error replaced the stale rows');
+
+# Under vdb 0.1.0's SQL (no error table) the same library logs the error
+# and records nothing.
+$node->safe_psql('postgres', 'CREATE DATABASE old');
+$node->safe_psql('old', q{
+CREATE EXTENSION vdb VERSION '0.1.0';
+CREATE TABLE items (id int, v vector(8)) USING vdb;
+CREATE INDEX old_v ON items USING vdb_ivf (v) WITH (segment_rows = 1000, lists = 8);
+});
+$log_offset = -s $node->logfile;
+cancel_a_seal('old', 'old_v');
+$log = slurp_file($node->logfile, $log_offset);
+like($log, qr/vdb sealer gives up on index \d+ after an error: sealing segment \d+ of index old_v/,
+	'under 0.1.0 the sealer logs the error');
+unlike($log, qr/could not record|vdb_sealer_last_error/, 'and records nothing, without complaint');
+is($node->safe_psql('old', q{SELECT frozen_segments FROM vdb_stats}), '1',
+	'its segment stays frozen');
+
 $standby->stop;
 $node->stop;
 done_testing();
