@@ -38,6 +38,11 @@
  * freeze or VACUUM launches a new sealer, and so does the next insert
  * into the index (VdbNoticeFrozen).
  *
+ * A seal or merge that fails with an error is rolled back and logged, and
+ * the error is recorded for the index where vdb_stats shows it
+ * (worker_error.c); the sealer then leaves the index to the next trigger.
+ * Its next successful seal or merge of the index clears the error.
+ *
  * Once an index has no frozen segment left, the sealer merges runs of
  * small sealed segments and rebuilds mostly dead ones (worker_merge.c,
  * vdb.auto_merge), one group per transaction, under the same locks.

@@ -139,8 +139,7 @@ VdbSealerRecordError(Oid indexoid, const ErrorData *edata, const char *activity)
 		table = ErrorTableName();
 		if (table != NULL)
 		{
-			Oid			argtypes[6] = {OIDOID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
-			TEXTOID, TEXTOID};
+			Oid			argtypes[6] = {OIDOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 			Datum		values[6];
 			char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
