@@ -90,7 +90,7 @@ is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extn
 	'0.1.0', 'the database runs vdb 0.1.0');
 my $states = q{SELECT string_agg(state || ':' || n, ',' ORDER BY state) FROM (
 	SELECT state, count(*) n FROM vdb_segments('items_l2') GROUP BY state) s};
-like($node->safe_psql('postgres', $states), qr/^frozen:1,growing:1,sealed:3$/,
+like($node->safe_psql('postgres', $states), qr/^frozen:1,growing:1,sealed:[1-9]\d*$/,
 	'its index has sealed segments in the 0.1.0 format, a frozen and a growing one');
 
 # Nearest ids of a few queries: exact (sequential scan), and through the
