@@ -16,7 +16,7 @@ my $node = PostgreSQL::Test::Cluster->new('sealer_error');
 $node->init(allows_streaming => 1);
 $node->append_conf('postgresql.conf', qq(
 autovacuum = off
-vdb.seal_delay = '300ms'
+vdb.seal_delay = '1s'
 ));
 $node->start;
 $node->safe_psql('postgres', q{
@@ -35,7 +35,7 @@ my $error = q{SELECT last_error_at IS NOT NULL, last_error_sqlstate, last_error_
 is($node->safe_psql('postgres', $error), 'f||||0|f', 'no error before any seal');
 
 # 1200 rows: the growing segment freezes at 1000 and a sealer starts sealing
-# it, pausing 300 ms at each step.  Cancel it once it is inside the seal.
+# it, pausing a second at each step.  Cancel it once it is inside the seal.
 $node->safe_psql('postgres', q{
 INSERT INTO items SELECT i, ('[' || array_to_string(array(
 	SELECT (i * 7919 + d * 104729) % 1000 / 100.0 FROM generate_series(1, 8) d), ',') || ']')::vector
@@ -92,7 +92,7 @@ is($standby->safe_psql('postgres', $error), 'f||||0|f', 'on the standby too');
 
 
 # Insert 1200 rows and cancel the sealer they start, in the middle of its
-# seal (vdb.seal_delay is 300 ms again by then); returns once it is gone.
+# seal (vdb.seal_delay is a second again by then); returns once it is gone.
 my $vec = q{('[' || array_to_string(array(SELECT (i * 7919 + d * 104729) % 1000 / 100.0
 	FROM generate_series(1, 8) d), ',') || ']')::vector};
 sub cancel_a_seal
@@ -109,7 +109,7 @@ sub cancel_a_seal
 	  or die 'the sealer did not exit';
 	return;
 }
-$node->safe_psql('postgres', q{ALTER SYSTEM SET vdb.seal_delay = '300ms'; SELECT pg_reload_conf()});
+$node->safe_psql('postgres', q{ALTER SYSTEM SET vdb.seal_delay = '1s'; SELECT pg_reload_conf()});
 
 # An error recorded before the index was rebuilt no longer shows, and the
 # next error recorded deletes it and those of indexes that are gone.
