@@ -18,11 +18,10 @@ import sys
 import time
 
 import numpy as np
-import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite import (K, loadavg, log, machine, mean_recall,  # noqa: E402
-                   run_queries, segments, segments_text)
+from suite import (K, connect, loadavg, log, machine, mean_recall,  # noqa: E402
+                   read_bandwidth, run_queries, segments, segments_text)
 
 DIM = 128
 
@@ -94,29 +93,10 @@ def load_table(cur, table, data, using=""):
     return s
 
 
-def connect(dsn=""):
-    conn = psycopg2.connect(dsn)
-    conn.autocommit = True
-    return conn
-
-
 def timed(cur, sql):
     t = time.perf_counter()
     cur.execute(sql)
     return time.perf_counter() - t
-
-
-def read_bandwidth():
-    """Single-thread read bandwidth, bytes/s: the best of five BLAS dot
-    products of a 1 GiB array with itself (each element read once)."""
-    a = np.ones(2 ** 28, dtype=np.float32)
-    best = 0.0
-    for _ in range(5):
-        t = time.perf_counter()
-        np.dot(a, a)
-        best = max(best, a.nbytes / (time.perf_counter() - t))
-    del a
-    return best
 
 
 def qps_at(rows, target=0.95):
@@ -269,7 +249,7 @@ class Suite1M:
             pcopy = load_table(pcur, "big", data)
             pbuild = timed(pcur, "CREATE INDEX big_ivfflat ON big USING ivfflat "
                                  "(embedding vector_l2_ops) WITH (lists = 1000)")
-            self.out(f"\n## 3. pgvector (installed), same server and data\n")
+            self.out("\n## 3. pgvector (installed), same server and data\n")
             self.out(f"- COPY {pcopy:.1f} s; CREATE INDEX ivfflat lists=1000: {pbuild:.1f} s "
                      f"({pbuild / build_s:.2f} x vdb's default build)")
             pcur.execute("SET enable_seqscan = off")
