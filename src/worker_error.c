@@ -34,6 +34,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -188,20 +189,46 @@ VdbSealerRecordError(Oid indexoid, const ErrorData *edata, const char *activity)
 /*
  * Forget an index's recorded error: its seal or merge in the current
  * transaction succeeded.  The deletion commits with the segment's publish.
+ * It runs in a subtransaction: should it fail, the error is logged and the
+ * seal still commits, as the bookkeeping must never stop sealing.
  */
 void
 VdbSealerClearError(Oid indexoid)
 {
-	int			nestlevel = StartErrorTableSql();
-	char	   *table = ErrorTableName();
+	MemoryContext context = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
 
-	if (table != NULL)
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
 	{
-		Oid			argtypes[1] = {OIDOID};
-		Datum		values[1] = {ObjectIdGetDatum(indexoid)};
+		int			nestlevel = StartErrorTableSql();
+		char	   *table = ErrorTableName();
 
-		ExecuteOnErrorTable("DELETE FROM %s WHERE indexrelid = $1",
-							table, 1, argtypes, values, NULL);
+		if (table != NULL)
+		{
+			Oid			argtypes[1] = {OIDOID};
+			Datum		values[1] = {ObjectIdGetDatum(indexoid)};
+
+			ExecuteOnErrorTable("DELETE FROM %s WHERE indexrelid = $1",
+								table, 1, argtypes, values, NULL);
+		}
+		FinishErrorTableSql(nestlevel);
+		ReleaseCurrentSubTransaction();
 	}
-	FinishErrorTableSql(nestlevel);
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ereport(LOG,
+				(errmsg("vdb sealer could not clear the recorded error of index %u: %s",
+						indexoid, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(context);
+	CurrentResourceOwner = owner;
 }

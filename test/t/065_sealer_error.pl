@@ -129,6 +129,32 @@ is( $node->safe_psql('postgres', q{SELECT string_agg(sqlstate || ':' || message,
 	'57014:canceling statement due to user request',
 	'the next error replaced the stale rows');
 
+# Clearing the error is bookkeeping: if it fails (here a trigger makes any
+# DELETE on the error table fail), the seal still commits and the failure
+# is logged; the error stays.
+$node->safe_psql('postgres', q{
+CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'no deletes today'; END $$;
+CREATE TRIGGER refuse BEFORE DELETE ON vdb_sealer_last_error
+	FOR EACH STATEMENT EXECUTE FUNCTION refuse();
+ALTER SYSTEM SET vdb.seal_delay = 0; SELECT pg_reload_conf();
+});
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'VACUUM items');
+$node->poll_query_until('postgres', q{SELECT frozen_segments = 0 AND NOT sealer_running
+	FROM vdb_stats WHERE index_name = 'items_v'::regclass})
+  or die 'the frozen segment was never sealed';
+pass('a seal whose error cannot be cleared still commits');
+like(slurp_file($node->logfile, $log_offset),
+	qr/vdb sealer could not clear the recorded error of index \d+: no deletes today/,
+	'the failure to clear is logged');
+is($node->safe_psql('postgres', q{SELECT last_error_sqlstate FROM vdb_stats
+	WHERE index_name = 'items_v'::regclass}), '57014', 'and the error stays');
+$node->safe_psql('postgres', q{
+DROP TRIGGER refuse ON vdb_sealer_last_error;
+ALTER SYSTEM SET vdb.seal_delay = '1s'; SELECT pg_reload_conf();
+});
+
 # Under vdb 0.1.0's SQL (no error table) the same library logs the error
 # and records nothing.
 $node->safe_psql('postgres', 'CREATE DATABASE old');
