@@ -9,6 +9,8 @@
 #    merges its segments away and reuses their pages does not return wrong
 #    rows: its next read of a reused page fails with a serialization error
 #    (SQLSTATE 40001), and new queries on the standby answer correctly.
+# 3. With hot_standby_feedback the primary keeps those pages until the
+#    standby query is done, and the same cursor reads every row.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -171,5 +173,92 @@ is($standby->safe_psql('postgres', $s_answer), $node->safe_psql('postgres', $s_a
 my $exact_s = $node->safe_psql('postgres', $s_answer =~ s/SET enable_seqscan = off;/SET enable_indexscan = off;/r);
 is($node->safe_psql('postgres', $s_answer), $exact_s,
 	'probing every list on the primary equals the exact result');
+
+#
+# 3. With hot_standby_feedback, the primary keeps the pages of dropped
+#    segments while a standby query may read them: the same cursor reads
+#    every row of its snapshot, in order, and the pages are reclaimed once
+#    it is gone.
+#
+$standby->append_conf('postgresql.conf', 'hot_standby_feedback = on');
+$standby->reload;
+$node->safe_psql('postgres', q{
+LOAD 'vdb';
+ALTER SYSTEM SET vdb.auto_merge = off;
+SELECT pg_reload_conf();
+CREATE TABLE f (id int, v vector(8));
+CREATE INDEX f_v ON f USING vdb_ivf (v) WITH (segment_rows = 1000, lists = 8);
+INSERT INTO f SELECT i, vec(i) FROM generate_series(1, 300) i;
+SELECT vdb_seal('f_v');
+INSERT INTO f SELECT i, vec(i) FROM generate_series(301, 600) i;
+SELECT vdb_seal('f_v');
+VACUUM f;
+});
+my $fsmall = $node->safe_psql('postgres',
+	q{SELECT string_agg(segment_id::text, ',') FROM vdb_segments('f_v') WHERE state = 'sealed'});
+$node->wait_for_catchup($standby);
+$node->poll_query_until('postgres', q{SELECT bool_and(backend_xmin IS NOT NULL) FROM pg_stat_replication})
+  or die 'the standby sends no feedback';
+
+$cursor = $standby->background_psql('postgres');
+$cursor->query_safe('SET enable_seqscan = off');
+$cursor->query_safe('SET vdb.probes = 1');
+$cursor->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$cursor->query_safe(
+	'DECLARE c CURSOR FOR SELECT id, v <-> vec(3) AS d FROM f ORDER BY v <-> vec(3)');
+$first = $cursor->query_safe('FETCH 5 FROM c');
+
+$node->safe_psql('postgres', q{
+LOAD 'vdb';
+ALTER SYSTEM SET vdb.auto_merge = on;
+SELECT pg_reload_conf();
+});
+$node->safe_psql('postgres', 'VACUUM f');
+$node->poll_query_until('postgres', q{
+SELECT (SELECT count(*) FROM vdb_segments('f_v') WHERE state = 'sealed') = 1
+	AND (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'vdb sealer') = 0})
+  or die 'the two small segments of f were not merged';
+$node->safe_psql('postgres', 'SELECT txid_current()');
+$node->safe_psql('postgres', q{
+INSERT INTO f SELECT i, vec(i) FROM generate_series(601, 3600) i;
+SELECT vdb_seal('f_v');
+});
+wait_idle('f_v');
+is($node->safe_psql('postgres',
+		qq{SELECT count(*) FROM vdb_segments('f_v') WHERE segment_id IN ($fsmall) AND state = 'dropped'}),
+	'2', 'with feedback, the merged-away segments wait while the standby cursor may read them');
+$node->wait_for_catchup($standby);
+
+$rest = $cursor->query_safe('FETCH ALL FROM c');
+$cursor->query_safe('CLOSE c');
+my ($returned, $skipped) = split /\|/,
+  $cursor->query_safe('SELECT returned, skipped_for_order FROM vdb_last_scan()');
+$cursor->query_safe('COMMIT');
+$cursor->quit;
+my (%seen, $n);
+($prev, $bad, $n) = (-1, 0, 0);
+for my $line (grep { /\|/ } split /\n/, "$first\n$rest")
+{
+	my ($id, $d) = split /\|/, $line;
+	$bad++ if $id > 600 || $d < $prev || $seen{$id}++;
+	$prev = $d;
+	$n++;
+}
+is($bad, 0, 'with feedback, the cursor returns rows of its snapshot, once each, in order');
+is($n + $skipped, 600, 'with feedback, every row of the snapshot is returned or counted as skipped for order');
+
+# Once the cursor is gone and the standby says so, the pages are reclaimed.
+my $reclaimed = 0;
+for (1 .. 60)
+{
+	$node->safe_psql('postgres', 'SELECT txid_current(); VACUUM f');
+	$reclaimed = $node->safe_psql('postgres',
+		qq{SELECT count(*) = 0 FROM vdb_segments('f_v') WHERE segment_id IN ($fsmall)}) eq 't';
+	last if $reclaimed;
+	sleep 1;
+}
+ok($reclaimed, 'after the cursor, the merged-away segments are reclaimed');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM vdb_check('f_v')}), '0',
+	'vdb_check is clean');
 
 done_testing();
