@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run sq8_ab.py (sealed format A/B) against a private server, as run.sh does.
+# Run sq8_ab.py (sealed format A/B), or BENCH_SCRIPT (e.g. pgv_ab.py), against
+# a private server, as run.sh does.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -11,4 +12,4 @@ bench_server_start
 trap bench_server_stop EXIT
 
 as_user env PGHOST="$dir" PGPORT="$port" PGDATABASE=postgres \
-	/usr/bin/python3 "$top/test/bench/search/sq8_ab.py" "$@"
+	/usr/bin/python3 "$top/test/bench/search/${BENCH_SCRIPT:-sq8_ab.py}" "$@"
