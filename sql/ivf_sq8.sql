@@ -77,6 +77,43 @@ SELECT op, q, sq8_same_order(idx, op, v) FROM
 			('offset center', sq8_vec(6, 24) + array_fill(0.00001, ARRAY[24])::vector)) q(q, v)
 ORDER BY 1, 2;
 
+-- One probe: the stream widens, and lists probed by a widening are read
+-- with their float entries at once (the consumer is reading deep).  Rows a
+-- widening finds nearer than one already returned are skipped (counted),
+-- so check that the stream is in strict (distance, ctid) order and that
+-- returned + skipped covers every row.
+CREATE FUNCTION sq8_widened(op text, q vector) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	prev_d float8;
+	prev_t tid;
+	n int := 0;
+	bad int := 0;
+	s record;
+BEGIN
+	SET LOCAL enable_seqscan = off;
+	SET LOCAL enable_bitmapscan = off;
+	SET LOCAL vdb.probes = 1;
+	FOR r IN EXECUTE format('SELECT ctid AS t, embedding %s $1 AS d FROM sq8_items ORDER BY embedding %s $1', op, op)
+		USING q LOOP
+		IF prev_d IS NOT NULL AND (r.d < prev_d OR (r.d = prev_d AND r.t <= prev_t)) THEN
+			bad := bad + 1;
+		END IF;
+		prev_d := r.d;
+		prev_t := r.t;
+		n := n + 1;
+	END LOOP;
+	SELECT * INTO s FROM vdb_last_scan();
+	RETURN format('%s out of order, widened %s, all rows accounted for %s', bad,
+				  s.widenings > 0, s.returned = n AND
+				  s.returned + s.skipped_for_order = (SELECT count(*) FROM sq8_items));
+END $$;
+SELECT op, sq8_widened(op, v) FROM
+	(VALUES ('<->'), ('<#>')) o(op),
+	(VALUES (sq8_vec(5, 24)), (sq8_vec(6, 24) + array_fill(0.00001, ARRAY[24])::vector)) q(v)
+ORDER BY 1, 2;
+
 -- Cosine: the index measures normalized vectors, the SQL operator raw ones,
 -- so their last bits may differ and exact ties may sort either way: check
 -- the order of the distances instead of the ids.
@@ -133,3 +170,4 @@ RESET vdb.auto_seal;
 DROP TABLE sq8_items;
 DROP FUNCTION sq8_vec(int, int);
 DROP FUNCTION sq8_same_order(text, text, vector);
+DROP FUNCTION sq8_widened(text, vector);

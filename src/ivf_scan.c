@@ -503,6 +503,93 @@ PrepareCodes(VdbScanOpaque so, VdbScanSegment *sseg)
 }
 
 /*
+ * Replace a candidate's lower bound by its exact distance, computed from
+ * its float entry on page (already locked, checked to be the right page).
+ */
+static void
+RerankOnPage(IndexScanDesc scan, VdbCandidate *c, Page page)
+{
+	VdbScanOpaque so = (VdbScanOpaque) scan->opaque;
+	ItemId		itemid;
+
+	if (c->vector_off > PageGetMaxOffsetNumber(page) ||
+		!ItemIdIsNormal(itemid = PageGetItemId(page, c->vector_off)) ||
+		ItemIdGetLength(itemid) < VDB_POSTING_ENTRY_SIZE(so->dim) ||
+		!ItemPointerEquals(&((VdbPostingEntry) PageGetItem(page, itemid))->tid, &c->tid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("code entry of index \"%s\" points to a missing float entry",
+						RelationGetRelationName(scan->indexRelation)),
+				 errdetail("Segment %u, block %u, item %u.",
+						   so->sealed[c->seg].cache->segid, c->vector_blk,
+						   c->vector_off)));
+	c->distance = EntryDistance(so, ((VdbPostingEntry) PageGetItem(page, itemid))->x);
+	c->vector_off = InvalidOffsetNumber;
+	so->reranked++;
+}
+
+/*
+ * Read a float page for re-ranking: pinned, share-locked and checked.
+ */
+static Buffer
+ReadVectorPage(IndexScanDesc scan, const VdbCandidate *c)
+{
+	VdbScanOpaque so = (VdbScanOpaque) scan->opaque;
+	const VdbCachedSegment *seg = so->sealed[c->seg].cache;
+	Buffer		buf;
+
+	CHECK_FOR_INTERRUPTS();
+	buf = ReadBuffer(scan->indexRelation, c->vector_blk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	VdbCheckSegmentPage(scan->indexRelation, BufferGetPage(buf), c->vector_blk,
+						seg->segid, seg->generation, VDB_PAGE_VECTORS);
+	return buf;
+}
+
+/*
+ * Replace a candidate's lower bound by its exact distance, computed from
+ * its float entry.
+ */
+static void
+RerankCandidate(IndexScanDesc scan, VdbCandidate *c)
+{
+	Buffer		buf = ReadVectorPage(scan, c);
+
+	RerankOnPage(scan, c, BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Re-rank candidates [from, to) of the array, which point to their float
+ * pages in page order (one list's, as written): each page is read once.
+ */
+static void
+RerankRange(IndexScanDesc scan, int from, int to)
+{
+	VdbScanOpaque so = (VdbScanOpaque) scan->opaque;
+	Buffer		buf = InvalidBuffer;
+	BlockNumber blkno = InvalidBlockNumber;
+
+	for (int i = from; i < to; i++)
+	{
+		VdbCandidate *c = &so->cand[i];
+
+		if (c->vector_off == InvalidOffsetNumber)
+			continue;
+		if (c->vector_blk != blkno)
+		{
+			if (BufferIsValid(buf))
+				UnlockReleaseBuffer(buf);
+			buf = ReadVectorPage(scan, c);
+			blkno = c->vector_blk;
+		}
+		RerankOnPage(scan, c, BufferGetPage(buf));
+	}
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
+}
+
+/*
  * Read the posting pages of one list and add its entries as candidates:
  * float entries with their exact distance, or (format 2) code entries with
  * a lower bound, to be re-ranked before they are returned.
@@ -516,6 +603,18 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 	BlockNumber ncode = seg->list_ncode_pages[list];
 	bool		codes = seg->has_codes && ncode > 0;
 	BlockNumber npages = codes ? ncode : seg->list_npages[list];
+	int			first_new = so->ncand;
+
+	/*
+	 * A widening means the consumer reads deep into the stream (a filter,
+	 * invisible rows): most of the candidates will come first in turn and
+	 * need their exact distance, one random float page each.  Reading the
+	 * list's float pages in order at once costs less then (on Fashion-
+	 * MNIST with a 1% filter that excludes the query's neighbours, a query
+	 * returns 10,000-20,000 rows).  The first batch, which unfiltered LIMIT
+	 * queries never get past, keeps the codes.
+	 */
+	bool		exact_now = codes && so->round > 0 && !so->no_order;
 
 	if (codes && !so->no_order && !sseg->prepared)
 		PrepareCodes(so, sseg);
@@ -565,8 +664,9 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 				}
 				else
 				{
-					c->distance = VdbSq8LowerBound(&sseg->pq, seg->sq_scale,
-												   entry->code, entry->error);
+					c->distance = exact_now ? 0.0f :
+						VdbSq8LowerBound(&sseg->pq, seg->sq_scale,
+										 entry->code, entry->error);
 					c->vector_off = entry->vector_off;
 					c->vector_blk = VdbRunBlock(&seg->run, entry->vector_page);
 				}
@@ -583,45 +683,11 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 		}
 		UnlockReleaseBuffer(buf);
 	}
+	if (exact_now)
+		RerankRange(scan, first_new, so->ncand);
 	so->stats.lists_probed++;
 }
 
-/*
- * Replace a candidate's lower bound by its exact distance, computed from
- * its float entry.
- */
-static void
-RerankCandidate(IndexScanDesc scan, VdbCandidate *c)
-{
-	VdbScanOpaque so = (VdbScanOpaque) scan->opaque;
-	const VdbCachedSegment *seg = so->sealed[c->seg].cache;
-	Buffer		buf;
-	Page		page;
-	ItemId		itemid;
-	VdbPostingEntry entry;
-
-	CHECK_FOR_INTERRUPTS();
-	buf = ReadBuffer(scan->indexRelation, c->vector_blk);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	VdbCheckSegmentPage(scan->indexRelation, page, c->vector_blk, seg->segid,
-						seg->generation, VDB_PAGE_VECTORS);
-	if (c->vector_off > PageGetMaxOffsetNumber(page) ||
-		!ItemIdIsNormal(itemid = PageGetItemId(page, c->vector_off)) ||
-		ItemIdGetLength(itemid) < VDB_POSTING_ENTRY_SIZE(so->dim) ||
-		!ItemPointerEquals(&((VdbPostingEntry) PageGetItem(page, itemid))->tid, &c->tid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("code entry of index \"%s\" points to a missing float entry",
-						RelationGetRelationName(scan->indexRelation)),
-				 errdetail("Segment %u, block %u, item %u.", seg->segid,
-						   c->vector_blk, c->vector_off)));
-	entry = (VdbPostingEntry) PageGetItem(page, itemid);
-	c->distance = EntryDistance(so, entry->x);
-	c->vector_off = InvalidOffsetNumber;
-	UnlockReleaseBuffer(buf);
-	so->reranked++;
-}
 
 /*
  * Remember that a chain page holds entries of a list not probed yet.
