@@ -16,6 +16,7 @@
 #
 # VDB_SOAK_SECONDS (default 40) sets the length of the load and
 # VDB_SOAK_CLIENTS (default 5) the number of DML and search clients;
+# VDB_SOAK_REPORT names a file to write the figures to.
 # test/bench/soak.sh runs this file for longer.
 use strict;
 use warnings;
@@ -28,6 +29,16 @@ use VdbTest;
 
 my $seconds = $ENV{VDB_SOAK_SECONDS} || 40;
 my $clients = $ENV{VDB_SOAK_CLIENTS} || 5;
+my @report;
+
+# A figure of the run: in the test log, and in the report file if asked.
+sub figure
+{
+	my ($text) = @_;
+	note($text);
+	push @report, $text;
+	return;
+}
 
 my $node = PostgreSQL::Test::Cluster->new('soak');
 $node->init;
@@ -279,6 +290,7 @@ is(($mnt->results)[0], 0, 'no maintenance client was aborted by an error')
 # What ran.
 note("DML and search clients:\n$dml_out");
 note("maintenance clients:\n$maint_out");
+figure("load: $seconds s, $clients DML and search clients, 2 maintenance clients");
 my $txns = counter($dml_out, 'number of transactions actually processed');
 my $serialization = counter($dml_out, 'number of serialization failures')
   + counter($maint_out, 'number of serialization failures');
@@ -286,6 +298,9 @@ my $deadlocks = counter($dml_out, 'number of deadlock failures')
   + counter($maint_out, 'number of deadlock failures');
 my $failed = counter($dml_out, 'number of failed transactions')
   + counter($maint_out, 'number of failed transactions');
+figure("transactions: $txns DML and search (serialization failures: $serialization, "
+	  . "deadlocks: $deadlocks), "
+	  . counter($maint_out, 'number of transactions actually processed') . ' maintenance');
 cmp_ok($txns, '>', 0, "the clients committed transactions ($txns)");
 is($deadlocks, 0, 'no deadlock');
 is($failed, $serialization,
@@ -315,7 +330,7 @@ my %events = (
 for my $what (sort keys %events)
 {
 	my $n = () = $log =~ /$events{$what}/g;
-	note("$what: $n");
+	figure("$what: $n");
 }
 my $sealed = () = $log =~ /vdb sealer sealed segment \d+ of index "items_vc?"/g;
 cmp_ok($sealed, '>', 0, "background sealers sealed segments during the load ($sealed)");
@@ -325,7 +340,7 @@ cmp_ok($sealed, '>', 0, "background sealers sealed segments during the load ($se
 my $figures = $node->safe_psql('postgres', q{
 SELECT (SELECT last_value FROM soak_ids) || ' ids issued, '
 	|| (SELECT count(*) FROM ledger) || ' rows left'});
-note("table: $figures");
+figure("table: $figures");
 is($node->safe_psql('postgres', q{
 SELECT (SELECT count(*) FROM (SELECT id, v::text, label, ver FROM items
 		EXCEPT ALL SELECT id, v::text, label, ver FROM ledger) s)
@@ -384,9 +399,19 @@ SELECT (SELECT count(*) FROM (SELECT id FROM s EXCEPT ALL
 SELECT count(*) FILTER (WHERE d < prev), count(*) FILTER (WHERE d < prev - $slack)
 FROM (SELECT d, lag(d) OVER (ORDER BY n) prev
 	FROM (SELECT d, row_number() OVER () n FROM ($scan) s) s) s});
-	note("$index: $back steps back in distance among neighbours");
+	figure("$index: $back steps back in distance among neighbours");
 	is($far, '0', "$index: rows come back in distance order"
 		  . ($slack ? " (within $slack)" : ''));
+}
+
+if ($ENV{VDB_SOAK_REPORT})
+{
+	open(my $fh, '>', $ENV{VDB_SOAK_REPORT})
+	  or die "could not write $ENV{VDB_SOAK_REPORT}: $!";
+	print $fh join("\n", @report),
+	  "\n\nDML and search clients (pgbench):\n$dml_out",
+	  "\nmaintenance clients (pgbench):\n$maint_out";
+	close($fh);
 }
 
 $node->stop;
