@@ -366,7 +366,9 @@ FROM vdb_segments('$index') WHERE state <> 'dropped'}),
 		'growing:0,sealed', "$index: after a final vdb_seal every segment is sealed");
 }
 
-$node->safe_psql('postgres', 'VACUUM items');
+# INDEX_CLEANUP ON: with few dead rows left, VACUUM may skip the indexes
+# (index scan bypassed) and leave their entries counted as live.
+$node->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) items');
 for my $index ('items_v', 'items_vc')
 {
 	VdbTest::check_index($node, $index, 'items', "$index after the soak");
