@@ -269,7 +269,26 @@ my $t0 = time;
 my ($dml_out, $dml_err, $maint_out, $maint_err) = ('', '', '', '');
 my $dml = start_pgbench($clients, \$dml_out, \$dml_err, script_args(\%dml, \%dml_weight));
 my $mnt = start_pgbench(2, \$maint_out, \$maint_err, script_args(\%maint, \%maint_weight));
-my $finished = eval { $dml->finish; $mnt->finish; 1 };
+# While the load runs: the size of the indexes at every tenth of it (a
+# figure: it levels off once the table does, thanks to page reuse).
+my @sizes;
+my $finished = eval {
+	my $next = $t0 + $seconds / 10;
+	while ($dml->pumpable || $mnt->pumpable)
+	{
+		$_->pump_nb for grep { $_->pumpable } ($dml, $mnt);
+		if (time >= $next && time < $t0 + $seconds)
+		{
+			push @sizes, $node->safe_psql('postgres',
+				q{SELECT pg_relation_size('items_v') / 8192 || '+' || pg_relation_size('items_vc') / 8192});
+			$next += $seconds / 10;
+		}
+		select(undef, undef, undef, 0.1);
+	}
+	$dml->finish;
+	$mnt->finish;
+	1;
+};
 my $took = time - $t0;
 if (!$finished)
 {
@@ -301,6 +320,15 @@ my $failed = counter($dml_out, 'number of failed transactions')
 figure("transactions: $txns DML and search (serialization failures: $serialization, "
 	  . "deadlocks: $deadlocks), "
 	  . counter($maint_out, 'number of transactions actually processed') . ' maintenance');
+# Transactions and serialization failures of each script.
+for my $block (split /^SQL script \d+: /m, $dml_out . $maint_out)
+{
+	next unless $block =~ /soak_(\w+)\.sql\n/;
+	my $name = $1;
+	my ($n) = $block =~ /- (\d+) transactions/;
+	my $failures = counter($block =~ s/^ - //mgr, 'number of serialization failures');
+	figure("  $name: $n transactions, $failures serialization failures") if defined $n;
+}
 cmp_ok($txns, '>', 0, "the clients committed transactions ($txns)");
 is($deadlocks, 0, 'no deadlock');
 is($failed, $serialization,
@@ -341,6 +369,7 @@ my $figures = $node->safe_psql('postgres', q{
 SELECT (SELECT last_value FROM soak_ids) || ' ids issued, '
 	|| (SELECT count(*) FROM ledger) || ' rows left'});
 figure("table: $figures");
+figure('pages of items_v+items_vc at each tenth of the load: ' . join(', ', @sizes));
 is($node->safe_psql('postgres', q{
 SELECT (SELECT count(*) FROM (SELECT id, v::text, label, ver FROM items
 		EXCEPT ALL SELECT id, v::text, label, ver FROM ledger) s)
