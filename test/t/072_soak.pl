@@ -1,8 +1,8 @@
 # Concurrency soak: several clients at once insert (single rows and
 # batches), delete, update (HOT and not, some in REPEATABLE READ), search
-# with and without a filter, VACUUM, seal and check, while background
-# sealers seal and merge the segments of two vdb_ivf indexes on a vdb
-# table and autovacuum runs.
+# with and without a filter, VACUUM, seal, check and REINDEX CONCURRENTLY,
+# while background sealers seal and merge the segments of two vdb_ivf
+# indexes on a vdb table and autovacuum runs.
 #
 # Every write also writes a ledger table (plain heap) in the same
 # statement, so at the end the vdb table must equal the ledger: no lost,
@@ -222,12 +222,15 @@ my %dml_weight = (
 	search_exact => 6,
 	search => 8);
 # Maintenance, at a slower pace: VACUUM, vdb_seal of one index (the other
-# one is sealed only by background sealers) and vdb_check.
+# one is sealed only by background sealers), vdb_check and a rebuild.
 my %maint = (
 	vacuum => "VACUUM items;\n\\sleep 500 ms\n",
 	seal => "SELECT vdb_seal('items_v');\n\\sleep 1000 ms\n",
-	check => "SELECT soak_check();\n\\sleep 1000 ms\n",);
-my %maint_weight = (vacuum => 3, seal => 1, check => 1);
+	check => "SELECT soak_check();\n\\sleep 1000 ms\n",
+	# A rebuild beside the writers: the new index misses what is inserted
+	# during its build until the table AM's validation scan adds it.
+	reindex => "REINDEX INDEX CONCURRENTLY items_v;\n\\sleep 2000 ms\n",);
+my %maint_weight = (vacuum => 3, seal => 1, check => 1, reindex => 1);
 
 # Write the scripts; returns pgbench's -f arguments.
 sub script_args
