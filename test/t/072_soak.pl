@@ -221,16 +221,25 @@ my %dml_weight = (
 	trim => 2,
 	search_exact => 6,
 	search => 8);
-# Maintenance, at a slower pace: VACUUM, vdb_seal of one index (the other
-# one is sealed only by background sealers), vdb_check and a rebuild.
-my %maint = (
-	vacuum => "VACUUM items;\n\\sleep 500 ms\n",
-	seal => "SELECT vdb_seal('items_v');\n\\sleep 1000 ms\n",
-	check => "SELECT soak_check();\n\\sleep 1000 ms\n",
-	# A rebuild beside the writers: the new index misses what is inserted
-	# during its build until the table AM's validation scan adds it.
-	reindex => "REINDEX INDEX CONCURRENTLY items_v;\n\\sleep 2000 ms\n",);
-my %maint_weight = (vacuum => 3, seal => 1, check => 1, reindex => 1);
+# Maintenance, at a slower pace, by two more clients: one runs VACUUM,
+# the other vdb_seal of one index (the other one is sealed only by
+# background sealers), vdb_check and a rebuild, one at a time.  Not two
+# of the latter at once: vdb_check and vdb_seal lock the table in the
+# middle of their statement, so while REINDEX CONCURRENTLY waits for
+# their snapshot they would wait for it, a deadlock PostgreSQL detects
+# (as with any function that locks a table while CREATE INDEX
+# CONCURRENTLY waits for old snapshots).
+my @maint = (
+	{ vacuum => "VACUUM items;\n\\sleep 500 ms\n" },
+	{
+		seal => "SELECT vdb_seal('items_v');\n\\sleep 1000 ms\n",
+		check => "SELECT soak_check();\n\\sleep 1000 ms\n",
+		# A rebuild beside the writers: the new index misses what is
+		# inserted during its build until the table AM's validation scan
+		# adds it.
+		reindex => "REINDEX INDEX CONCURRENTLY items_v;\n\\sleep 1000 ms\n",
+	});
+my @maint_weight = ({ vacuum => 1 }, { seal => 2, check => 2, reindex => 1 });
 
 # Write the scripts; returns pgbench's -f arguments.
 sub script_args
@@ -269,17 +278,21 @@ sub counter
 
 my $logstart = -s $node->logfile;
 my $t0 = time;
-my ($dml_out, $dml_err, $maint_out, $maint_err) = ('', '', '', '');
+my ($dml_out, $dml_err) = ('', '');
+my @maint_out = ('', '');
+my @maint_err = ('', '');
 my $dml = start_pgbench($clients, \$dml_out, \$dml_err, script_args(\%dml, \%dml_weight));
-my $mnt = start_pgbench(2, \$maint_out, \$maint_err, script_args(\%maint, \%maint_weight));
+my @mnt = map {
+	start_pgbench(1, \$maint_out[$_], \$maint_err[$_], script_args($maint[$_], $maint_weight[$_]))
+} 0 .. 1;
 # While the load runs: the size of the indexes at every tenth of it (a
 # figure: it levels off once the table does, thanks to page reuse).
 my @sizes;
 my $finished = eval {
 	my $next = $t0 + $seconds / 10;
-	while ($dml->pumpable || $mnt->pumpable)
+	while (grep { $_->pumpable } ($dml, @mnt))
 	{
-		$_->pump_nb for grep { $_->pumpable } ($dml, $mnt);
+		$_->pump_nb for grep { $_->pumpable } ($dml, @mnt);
 		if (time >= $next && time < $t0 + $seconds)
 		{
 			push @sizes, $node->safe_psql('postgres',
@@ -288,8 +301,7 @@ my $finished = eval {
 		}
 		select(undef, undef, undef, 0.1);
 	}
-	$dml->finish;
-	$mnt->finish;
+	$_->finish for ($dml, @mnt);
 	1;
 };
 my $took = time - $t0;
@@ -300,14 +312,15 @@ if (!$finished)
 SELECT string_agg(pid || ' ' || coalesce(backend_type, '') || ' ' || coalesce(wait_event_type, '')
 	|| ':' || coalesce(wait_event, '') || ' ' || left(query, 60), E'\n')
 FROM pg_stat_activity WHERE pid <> pg_backend_pid()}));
-	$dml->kill_kill;
-	$mnt->kill_kill;
+	$_->kill_kill for ($dml, @mnt);
 }
 ok($finished, sprintf('the load ran to its end (%.0f s for %d s of load)', $took, $seconds));
 is(($dml->results)[0], 0, 'no DML or search client was aborted by an error')
   or diag($dml_err);
-is(($mnt->results)[0], 0, 'no maintenance client was aborted by an error')
-  or diag($maint_err);
+is(($mnt[$_]->results)[0], 0, 'no maintenance client was aborted by an error')
+  or diag($maint_err[$_])
+  for 0 .. 1;
+my $maint_out = join('', @maint_out);
 
 # What ran.
 note("DML and search clients:\n$dml_out");
@@ -323,14 +336,16 @@ my $failed = counter($dml_out, 'number of failed transactions')
 figure("transactions: $txns DML and search (serialization failures: $serialization, "
 	  . "deadlocks: $deadlocks), "
 	  . counter($maint_out, 'number of transactions actually processed') . ' maintenance');
-# Transactions and serialization failures of each script.
-for my $block (split /^SQL script \d+: /m, $dml_out . $maint_out)
+# Transactions and serialization failures of each script (pgbench
+# reports one script in its summary, several each on its own).
+for my $block (map { /^SQL script/m ? split(/^SQL script \d+: /m) : $_ } $dml_out, @maint_out)
 {
 	next unless $block =~ /soak_(\w+)\.sql\n/;
 	my $name = $1;
-	my ($n) = $block =~ /- (\d+) transactions/;
+	my $n = $block =~ /- (\d+) transactions/ ? $1
+	  : counter($block, 'number of transactions actually processed');
 	my $failures = counter($block =~ s/^ - //mgr, 'number of serialization failures');
-	figure("  $name: $n transactions, $failures serialization failures") if defined $n;
+	figure("  $name: $n transactions, $failures serialization failures");
 }
 cmp_ok($txns, '>', 0, "the clients committed transactions ($txns)");
 is($deadlocks, 0, 'no deadlock');
