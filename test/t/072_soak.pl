@@ -337,16 +337,24 @@ my $maint_out = join('', @maint_out);
 note("DML and search clients:\n$dml_out");
 note("maintenance clients:\n$maint_out");
 figure("load: $seconds s, $clients DML and search clients, 2 maintenance clients");
+# A counter summed over the maintenance clients' reports.
+sub maint_counter
+{
+	my ($what) = @_;
+	my $sum = 0;
+	$sum += counter($_, $what) for @maint_out;
+	return $sum;
+}
 my $txns = counter($dml_out, 'number of transactions actually processed');
 my $serialization = counter($dml_out, 'number of serialization failures')
-  + counter($maint_out, 'number of serialization failures');
+  + maint_counter('number of serialization failures');
 my $deadlocks = counter($dml_out, 'number of deadlock failures')
-  + counter($maint_out, 'number of deadlock failures');
+  + maint_counter('number of deadlock failures');
 my $failed = counter($dml_out, 'number of failed transactions')
-  + counter($maint_out, 'number of failed transactions');
+  + maint_counter('number of failed transactions');
 figure("transactions: $txns DML and search (serialization failures: $serialization, "
 	  . "deadlocks: $deadlocks), "
-	  . counter($maint_out, 'number of transactions actually processed') . ' maintenance');
+	  . maint_counter('number of transactions actually processed') . ' maintenance');
 # Transactions and serialization failures of each script (pgbench
 # reports one script in its summary, several each on its own).
 for my $block (map { /^SQL script/m ? split(/^SQL script \d+: /m) : $_ } $dml_out, @maint_out)

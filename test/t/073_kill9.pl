@@ -72,7 +72,7 @@ sub start_session
 {
 	my ($sql) = @_;
 	my $session = $node->background_psql('postgres', on_error_stop => 0);
-	$session->query_until(qr/started/, "\\echo started\n$sql\n\\echo finished\n");
+	$session->query_until(qr/started/, "\\echo started\n$sql\n");
 	return $session;
 }
 
