@@ -18,6 +18,17 @@ from suite import (K, REFERENCE, connect, copy_rows, copy_text, create_table, lo
 IVFFLAT_PROBES = (1, 2, 4, 8, 16, 32)
 HNSW_EF = (10, 20, 40, 80)
 
+# (key, index DDL after USING, sweep setting, sweep values, filtered-scan
+# settings, divisor of the ingest row counts)
+INDEXES = (
+    ("ivfflat", "ivfflat (embedding vector_l2_ops) WITH (lists = 1000)",
+     "SET ivfflat.probes = %d", IVFFLAT_PROBES,
+     ["SET ivfflat.probes = 8", "SET ivfflat.iterative_scan = relaxed_order"], 1),
+    ("hnsw", "hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)",
+     "SET hnsw.ef_search = %d", HNSW_EF,
+     ["SET hnsw.ef_search = 40", "SET hnsw.iterative_scan = relaxed_order"], 10),
+)
+
 
 def best_at(rows, target=0.95):
     """Best QPS among (recall, QPS) points with recall >= target, or None."""
@@ -103,33 +114,21 @@ def measure(s):
         cur.execute(ddl)
         return time.perf_counter() - t
 
-    # IVFFlat
-    load()
-    fig["ivfflat_build_s"] = build("CREATE INDEX ON fmnist USING ivfflat (embedding vector_l2_ops) "
-                                   "WITH (lists = 1000)")
-    fig["ivfflat_curve"] = sweep(cur, sql, params, "SET ivfflat.probes = %d", IVFFLAT_PROBES,
-                                 s.kth, s.base, s.queries, a.rounds)
-    fig["ivfflat_qps_at_095"] = best_at(fig["ivfflat_curve"])
-    f_ivf = filtered(cur, s, ["SET ivfflat.probes = 8", "SET ivfflat.iterative_scan = relaxed_order"],
-                     n_filtered)
-    cur.execute("RESET ivfflat.iterative_scan")
-    cur.execute("RESET ivfflat.probes")
-    fig["ivfflat_copy_rows_s"], fig["ivfflat_insert_rows_s"] = ingest(cur, s, a.ingest_rows, a.insert_rows)
-
-    # HNSW
-    load()
-    fig["hnsw_build_s"] = build("CREATE INDEX ON fmnist USING hnsw (embedding vector_l2_ops) "
-                                "WITH (m = 16, ef_construction = 64)")
-    fig["hnsw_curve"] = sweep(cur, sql, params, "SET hnsw.ef_search = %d", HNSW_EF,
-                              s.kth, s.base, s.queries, a.rounds)
-    fig["hnsw_qps_at_095"] = best_at(fig["hnsw_curve"])
-    f_hnsw = filtered(cur, s, ["SET hnsw.ef_search = 40", "SET hnsw.iterative_scan = relaxed_order"],
-                      n_filtered)
-    cur.execute("RESET hnsw.iterative_scan")
-    cur.execute("RESET hnsw.ef_search")
-    # HNSW ingest is slow (hundreds of rows/s): a tenth of the rows
-    fig["hnsw_copy_rows_s"], fig["hnsw_insert_rows_s"] = ingest(
-        cur, s, max(500, a.ingest_rows // 10), max(200, a.insert_rows // 10))
+    # Each index on a fresh copy of the table: build, sweep, filtered
+    # iterative scans, ingest (HNSW's is slow, hundreds of rows/s: a tenth
+    # of the rows).
+    found = {}
+    for key, ddl, setting, values, filter_setup, share in INDEXES:
+        load()
+        fig[f"{key}_build_s"] = build(f"CREATE INDEX ON fmnist USING {ddl}")
+        fig[f"{key}_curve"] = sweep(cur, sql, params, setting, values, s.kth, s.base, s.queries,
+                                    a.rounds)
+        fig[f"{key}_qps_at_095"] = best_at(fig[f"{key}_curve"])
+        found[key] = filtered(cur, s, filter_setup, n_filtered)
+        cur.execute("RESET ALL")
+        fig[f"{key}_copy_rows_s"], fig[f"{key}_insert_rows_s"] = ingest(
+            cur, s, max(500, a.ingest_rows // share), max(200, a.insert_rows // share))
+    f_ivf, f_hnsw = found["ivfflat"], found["hnsw"]
     conn.close()
     s.cur.execute("DROP DATABASE pgv")
 
