@@ -170,6 +170,7 @@ typedef struct VdbScanOpaqueData
 	uint32		nlists;			/* lists of all sealed segments */
 	VdbRankedList *ranked;
 	uint32		nranked_taken;	/* ranked[0 .. nranked_taken) were probed */
+	bool		ranked_bounds;	/* some lists are ranked by bounds (codes) */
 	int32	   *list_round;		/* batch that probed each list, -1 = none */
 	uint32		list_limit;		/* vdb.max_probes cap, in lists */
 	uint32		next_batch;		/* lists in the next widening */
@@ -1001,8 +1002,8 @@ RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 	float		nth = -get_float4_infinity();
 	bool		any = false;
 
-	if (n == 0 || n >= m)
-		return;					/* every list goes: no order needed */
+	if (!so->ranked_bounds || n == 0 || n >= m)
+		return;					/* all exact, or every list goes */
 	SelectNearestLists(r, m, first);
 	for (uint32 i = 0; i < first; i++)
 	{
@@ -1205,6 +1206,7 @@ StartScan(IndexScanDesc scan)
 		if (seg->rank_codes && !so->no_order && so->kind == VDB_DISTANCE_L2)
 		{
 			RankByCodes(so, i);
+			so->ranked_bounds = true;
 			continue;
 		}
 		for (uint32 l = 0; l < seg->nlists; l++)
