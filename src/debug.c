@@ -32,6 +32,9 @@ static const struct config_enum_entry crash_step_options[] = {
 	{"seal_published", VDB_CRASH_SEAL_PUBLISHED, false},
 	{"vacuum", VDB_CRASH_VACUUM, false},
 	{"vacuum_done", VDB_CRASH_VACUUM_DONE, false},
+	{"merge_build", VDB_CRASH_MERGE_BUILD, false},
+	{"merge_publish", VDB_CRASH_MERGE_PUBLISH, false},
+	{"reclaim", VDB_CRASH_RECLAIM, false},
 	{NULL, 0, false}
 };
 

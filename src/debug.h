@@ -23,8 +23,12 @@ typedef enum VdbCrashStep
 								 * ends */
 	VDB_CRASH_VACUUM,			/* VACUUM removed entries from one page, more
 								 * pages to go */
-	VDB_CRASH_VACUUM_DONE		/* VACUUM removed every dead entry, before
+	VDB_CRASH_VACUUM_DONE,		/* VACUUM removed every dead entry, before
 								 * the heap's line pointers are freed */
+	VDB_CRASH_MERGE_BUILD,		/* a merge wrote part of its new run */
+	VDB_CRASH_MERGE_PUBLISH,	/* a merge wrote its runs, before publishing */
+	VDB_CRASH_RECLAIM			/* dropped segments left the directory, before
+								 * their pages reach the free space map */
 } VdbCrashStep;
 
 /* Setting (src/debug.c). */

@@ -10,8 +10,12 @@
  *						appends (heap TID, vector) entries to, in insertion order
  *	frozen segment		a former growing segment waiting to be sealed; its chain
  *						is read-only
- *	sealed segment		a contiguous page run [head, head + npages):
- *						  run block 0	VdbSealedHeaderData (one item)
+ *	sealed segment		a run of npages pages, made of one or more extents of
+ *						contiguous blocks (pages freed by dropped segments
+ *						are reused, see ivf_space.c); run offsets map to
+ *						blocks through VdbRunBlock:
+ *						  run block 0	VdbSealedHeaderData (one item, with
+ *										the extents; block head)
  *						  centroid pages: one VdbListData item per list, in
  *										list order, each with its centroid
  *						  posting pages: each list's entries on a contiguous
@@ -45,7 +49,7 @@
 #include "utils/timestamp.h"
 
 #define VDB_IVF_MAGIC			0x76646269	/* "vdbi" */
-#define VDB_IVF_VERSION			1
+#define VDB_IVF_VERSION			2	/* 2: sealed runs made of extents */
 #define VDB_IVF_METAPAGE_BLKNO	0
 #define VDB_IVF_PAGE_ID			0xFF8D
 
@@ -169,7 +173,21 @@ typedef VdbGrowingEntryData *VdbGrowingEntry;
 #define VDB_GROWING_ENTRY_SIZE(dim) \
 	MAXALIGN(offsetof(VdbGrowingEntryData, x) + sizeof(float) * (dim))
 
-/* The single item on block 0 of a sealed segment's run. */
+/* A range of contiguous blocks holding part of a sealed run. */
+typedef struct VdbRunExtentData
+{
+	BlockNumber start;			/* first block */
+	BlockNumber npages;
+} VdbRunExtentData;
+
+/*
+ * The single item on block 0 of a sealed segment's run.
+ *
+ * Format 2 lists the run's extents in run order: run offset 0 is the first
+ * block of extents[0] (the directory's head), and offsets continue through
+ * each extent in turn.  A format 1 header ends before nextents; its run is
+ * the single extent [head, head + npages).
+ */
 typedef struct VdbSealedHeaderData
 {
 	uint32		segid;
@@ -182,12 +200,32 @@ typedef struct VdbSealedHeaderData
 	BlockNumber ncentroid_pages;
 	BlockNumber posting_start;	/* offset in the run of the first posting page */
 	BlockNumber nposting_pages;
+	uint32		nextents;		/* format 2 */
+	VdbRunExtentData extents[FLEXIBLE_ARRAY_MEMBER];
 } VdbSealedHeaderData;
+
+/* How many extents a header item can list (it must fit on its page). */
+#define VDB_MAX_RUN_EXTENTS \
+	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData + sizeof(ItemIdData)) \
+	  - MAXALIGN(sizeof(VdbPageOpaqueData)) \
+	  - MAXALIGN(offsetof(VdbSealedHeaderData, extents))) / sizeof(VdbRunExtentData))
+
+/*
+ * A sealed run's extents in memory, with the run offset at which each
+ * begins, for VdbRunBlock.
+ */
+typedef struct VdbRunMap
+{
+	uint32		nextents;
+	VdbRunExtentData *extents;
+	BlockNumber *offsets;		/* run offset of each extent's first block */
+	BlockNumber npages;			/* pages in the run */
+} VdbRunMap;
 
 /*
  * One list of a sealed segment (one item per list on centroid pages, lists
- * in order).  Its entries are on pages [start, start + npages) of the run
- * (offsets relative to the run's head), in no particular order.
+ * in order).  Its entries are on run offsets [start, start + npages), in no
+ * particular order.
  */
 typedef struct VdbListData
 {
@@ -255,6 +293,29 @@ extern Buffer VdbNewBuffer(Relation index, ForkNumber forknum);
 extern void VdbInitPage(Page page, uint16 flags, uint32 segid, uint32 generation);
 extern VdbMetaPage VdbCopyMeta(Relation index);
 extern bool VdbPrepareVector(VdbDistanceKind kind, float *x, int dim);
+
+/* src/ivf_space.c: free pages, sealed runs, reclaiming dropped segments */
+extern Buffer VdbAllocPage(Relation index, VdbMetaPage meta);
+extern void VdbAllocateRun(Relation index, BlockNumber npages, VdbRunMap *map);
+extern bool VdbParseRunHeader(Page page, const VdbSegmentData *seg,
+							  VdbSealedHeaderData *header, VdbRunMap *map);
+extern void VdbReadRunHeader(Relation index, const VdbSegmentData *seg,
+							 bool scan, VdbSealedHeaderData *header,
+							 VdbRunMap *map);
+extern BlockNumber VdbRunBlockSlow(const VdbRunMap *map, BlockNumber offset);
+extern int	VdbReclaimSegments(Relation index);
+extern BlockNumber VdbSweepFreePages(Relation index, BufferAccessStrategy strategy);
+
+/*
+ * The block at a run offset.
+ */
+static inline BlockNumber
+VdbRunBlock(const VdbRunMap *map, BlockNumber offset)
+{
+	if (likely(map->nextents == 1 && offset < map->npages))
+		return map->extents[0].start + offset;
+	return VdbRunBlockSlow(map, offset);
+}
 
 /* src/ivf_build.c */
 extern IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo);

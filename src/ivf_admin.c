@@ -276,6 +276,8 @@ typedef struct CheckState
 	CheckEntry *entries;
 	int64		nentries;
 	int64		maxentries;
+	uint32	   *owner;			/* per block: the segment that uses it, 0 */
+	BlockNumber nblocks;
 } CheckState;
 
 /*
@@ -317,19 +319,40 @@ RememberEntry(CheckState *cs, ItemPointer tid, uint32 segid)
 }
 
 /*
+ * Note that a segment (live, or dropped but not reclaimed) uses a block;
+ * false (and a problem reported) if the block lies beyond the end of the
+ * index or another segment uses it too.
+ */
+static bool
+ClaimBlock(CheckState *cs, BlockNumber blkno, const VdbSegmentData *seg)
+{
+	if (blkno >= cs->nblocks || blkno == VDB_IVF_METAPAGE_BLKNO)
+	{
+		Problem(cs, "segment %u: block %u is beyond the end of the index", seg->segid, blkno);
+		return false;
+	}
+	if (cs->owner[blkno] != 0 && cs->owner[blkno] != seg->segid)
+	{
+		Problem(cs, "block %u is used by segments %u and %u",
+				blkno, cs->owner[blkno], seg->segid);
+		return false;
+	}
+	cs->owner[blkno] = seg->segid;
+	return true;
+}
+
+/*
  * Read a block of the index for checking; NULL (and a problem reported) if
- * it lies beyond the end of the index or carries the wrong stamp.
+ * it lies beyond the end of the index, is used by another segment too, or
+ * carries the wrong stamp.
  */
 static Buffer
 CheckReadPage(CheckState *cs, BlockNumber blkno, VdbSegment seg, uint16 flags)
 {
 	Buffer		buf;
 
-	if (blkno >= RelationGetNumberOfBlocks(cs->index))
-	{
-		Problem(cs, "segment %u: block %u is beyond the end of the index", seg->segid, blkno);
+	if (!ClaimBlock(cs, blkno, seg))
 		return InvalidBuffer;
-	}
 	buf = ReadBuffer(cs->index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	if (!VdbPageStampMatches(BufferGetPage(buf), seg->segid, seg->generation, flags))
@@ -411,6 +434,51 @@ CheckChain(CheckState *cs, VdbSegment seg)
 }
 
 /*
+ * Claim the pages of a dropped segment that is not reclaimed yet: nothing
+ * else may use them while a snapshot might still read them.
+ */
+static void
+CheckDropped(CheckState *cs, VdbSegment seg)
+{
+	Buffer		buf;
+	BlockNumber blkno = seg->head;
+
+	if (seg->nlists > 0)
+	{
+		VdbSealedHeaderData h;
+		VdbRunMap	map;
+		bool		ok;
+
+		buf = CheckReadPage(cs, seg->head, seg, VDB_PAGE_SEALED_HEADER);
+		if (!BufferIsValid(buf))
+			return;
+		ok = VdbParseRunHeader(BufferGetPage(buf), seg, &h, &map);
+		UnlockReleaseBuffer(buf);
+		if (!ok)
+		{
+			Problem(cs, "dropped segment %u: run header does not match the directory", seg->segid);
+			return;
+		}
+		for (BlockNumber p = 1; p < map.npages; p++)
+			if (!ClaimBlock(cs, VdbRunBlock(&map, p), seg))
+				return;
+		return;
+	}
+	for (BlockNumber p = 0; p < seg->npages && blkno != InvalidBlockNumber; p++)
+	{
+		BlockNumber next;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = CheckReadPage(cs, blkno, seg, VDB_PAGE_GROWING);
+		if (!BufferIsValid(buf))
+			return;
+		next = VdbPageGetOpaque(BufferGetPage(buf))->nextblkno;
+		UnlockReleaseBuffer(buf);
+		blkno = (blkno == seg->tail) ? InvalidBlockNumber : next;
+	}
+}
+
+/*
  * Check a sealed run (header, lists, posting pages) and collect its entries.
  */
 static void
@@ -419,6 +487,8 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 	Buffer		buf;
 	Page		page;
 	VdbSealedHeaderData h;
+	VdbRunMap	map;
+	bool		ok;
 	BlockNumber expect_start;
 	int64		present = 0;
 	uint32		list = 0;
@@ -426,24 +496,27 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 	buf = CheckReadPage(cs, seg->head, seg, VDB_PAGE_SEALED_HEADER);
 	if (!BufferIsValid(buf))
 		return;
-	page = BufferGetPage(buf);
-	if (PageGetMaxOffsetNumber(page) != 1)
-	{
-		Problem(cs, "segment %u: header page has %d items", seg->segid,
-				(int) PageGetMaxOffsetNumber(page));
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-	memcpy(&h, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)), sizeof(h));
+	ok = VdbParseRunHeader(BufferGetPage(buf), seg, &h, &map);
 	UnlockReleaseBuffer(buf);
 
-	if (h.segid != seg->segid || h.generation != seg->generation || h.nlists != seg->nlists ||
+	if (!ok || h.generation != seg->generation ||
 		h.nrows != seg->nrows || h.dimensions != dim || h.kind != kind ||
 		h.centroid_start != 1 || h.posting_start != 1 + h.ncentroid_pages ||
-		h.posting_start + h.nposting_pages != seg->npages || h.nlists == 0)
+		h.posting_start + h.nposting_pages != seg->npages)
 	{
 		Problem(cs, "segment %u: run header does not match the directory", seg->segid);
 		return;
+	}
+	for (uint32 e = 0; e < map.nextents; e++)
+	{
+		if (map.extents[e].npages == 0 ||
+			map.extents[e].start + map.extents[e].npages > cs->nblocks)
+		{
+			Problem(cs, "segment %u: run extent %u (blocks %u..%u) lies beyond the end of the index",
+					seg->segid, e, map.extents[e].start,
+					map.extents[e].start + map.extents[e].npages);
+			return;
+		}
 	}
 
 	expect_start = h.posting_start;
@@ -457,7 +530,7 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 		 * their posting pages: a held buffer lock would hold off interrupts
 		 * for the whole walk.
 		 */
-		buf = CheckReadPage(cs, seg->head + h.centroid_start + p, seg, VDB_PAGE_CENTROID);
+		buf = CheckReadPage(cs, VdbRunBlock(&map, h.centroid_start + p), seg, VDB_PAGE_CENTROID);
 		if (!BufferIsValid(buf))
 			return;
 		page = BufferGetPage(buf);
@@ -487,7 +560,7 @@ CheckRun(CheckState *cs, VdbSegment seg, int dim, int kind)
 				OffsetNumber pmax;
 
 				CHECK_FOR_INTERRUPTS();
-				pbuf = CheckReadPage(cs, seg->head + l->start + q, seg, VDB_PAGE_POSTING);
+				pbuf = CheckReadPage(cs, VdbRunBlock(&map, l->start + q), seg, VDB_PAGE_POSTING);
 				if (!BufferIsValid(pbuf))
 					continue;
 				ppage = BufferGetPage(pbuf);
@@ -703,6 +776,9 @@ vdb_check(PG_FUNCTION_ARGS)
 
 	meta = VdbCopyMeta(cs.index);
 	cs.meta = meta;
+	cs.nblocks = RelationGetNumberOfBlocks(cs.index);
+	cs.owner = palloc_extended(sizeof(uint32) * Max(cs.nblocks, 1),
+							   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	dim = VdbGetIndexDimensions(cs.index);
 	kind = VdbGetDistanceKind(cs.index);
 	if (meta->dimensions != dim || meta->kind != kind)
@@ -728,6 +804,7 @@ vdb_check(PG_FUNCTION_ARGS)
 				CheckRun(&cs, seg, dim, kind);
 				break;
 			case VDB_SEGMENT_DROPPED:
+				CheckDropped(&cs, seg);
 				break;
 			default:
 				Problem(&cs, "segment %u has unknown state %u", seg->segid, seg->state);

@@ -63,31 +63,6 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 	uint32		nlists = dirseg->nlists;
 	uint32		list = 0;
 
-	/* The header page: one item, checked against the directory. */
-	buf = ReadBuffer(index, dirseg->head);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	VdbCheckSegmentPage(index, page, dirseg->head, dirseg->segid,
-						dirseg->generation, VDB_PAGE_SEALED_HEADER);
-	if (PageGetMaxOffsetNumber(page) < FirstOffsetNumber ||
-		ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber)) < sizeof(VdbSealedHeaderData))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("sealed segment %u of index \"%s\" has no header",
-						dirseg->segid, RelationGetRelationName(index))));
-	memcpy(&header, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)),
-		   sizeof(VdbSealedHeaderData));
-	UnlockReleaseBuffer(buf);
-
-	if (header.segid != dirseg->segid || header.nlists != nlists ||
-		header.dimensions != dim || nlists == 0 ||
-		header.centroid_start + header.ncentroid_pages > dirseg->npages ||
-		header.posting_start + header.nposting_pages > dirseg->npages)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("header of sealed segment %u of index \"%s\" does not match the directory",
-						dirseg->segid, RelationGetRelationName(index))));
-
 	/*
 	 * Built under the caller's context, so that an error frees it; moved
 	 * under the cache's context once complete.
@@ -100,6 +75,14 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 	entry->node = index->rd_node;
 	entry->cxt = cxt;
 	seg = &entry->seg;
+
+	/* The header page, checked against the directory, and the run's extents. */
+	VdbReadRunHeader(index, dirseg, true, &header, &seg->run);
+	if (header.dimensions != dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("header of sealed segment %u of index \"%s\" does not match the directory",
+						dirseg->segid, RelationGetRelationName(index))));
 	seg->segid = dirseg->segid;
 	seg->generation = dirseg->generation;
 	seg->head = dirseg->head;
@@ -118,7 +101,7 @@ LoadSegment(Relation index, const VdbSegmentData *dirseg, int dim)
 	/* Centroid pages: one VdbListData per list, lists in order. */
 	for (BlockNumber b = 0; b < header.ncentroid_pages; b++)
 	{
-		BlockNumber blkno = dirseg->head + header.centroid_start + b;
+		BlockNumber blkno = VdbRunBlock(&seg->run, header.centroid_start + b);
 		OffsetNumber maxoff;
 
 		CHECK_FOR_INTERRUPTS();
@@ -248,7 +231,12 @@ VdbGetCachedSegment(Relation index, const VdbSegmentData *seg, int dim)
 /*
  * Growing and frozen chain summaries (see VdbChainSummary), kept like the
  * centroids: per backend, by (relfilenode, segid, generation, head), least
- * recently used dropped first once there are too many.
+ * recently used dropped first once there are too many.  Segment ids are
+ * never reused, and a segment's pages keep their place while it lives, so
+ * a summary stays right for its segment even after the pages are reused
+ * by others (ivf_space.c): a scan that still follows it (on a standby)
+ * reads each page it needs under a stamp check, and skipping a page that
+ * was reused returns nothing wrong.
  */
 #define VDB_MAX_CHAIN_SUMMARIES	64
 

@@ -52,6 +52,7 @@ LoadInterimLists(Relation index, VdbSegment seg, int dim)
 	Buffer		buf;
 	Page		page;
 	VdbSealedHeaderData header;
+	VdbRunMap	map;
 	MemoryContext old;
 	int			list = 0;
 
@@ -61,14 +62,8 @@ LoadInterimLists(Relation index, VdbSegment seg, int dim)
 	MemoryContextReset(interim_context);
 	interim.segid = 0;
 
-	buf = ReadBuffer(index, seg->head);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	VdbCheckPageStamp(index, page, seg->head, seg->segid, seg->generation,
-					  VDB_PAGE_SEALED_HEADER);
-	memcpy(&header, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)), sizeof(header));
-	UnlockReleaseBuffer(buf);
-	if (header.nlists != seg->nlists || header.dimensions != dim)
+	VdbReadRunHeader(index, seg, false, &header, &map);
+	if (header.dimensions != dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("header of segment %u of index \"%s\" does not match the directory",
@@ -78,7 +73,7 @@ LoadInterimLists(Relation index, VdbSegment seg, int dim)
 											   sizeof(float) * (Size) header.nlists * dim);
 	for (BlockNumber p = 0; p < header.ncentroid_pages; p++)
 	{
-		BlockNumber blkno = seg->head + header.centroid_start + p;
+		BlockNumber blkno = VdbRunBlock(&map, header.centroid_start + p);
 		OffsetNumber maxoff;
 
 		buf = ReadBuffer(index, blkno);

@@ -511,10 +511,9 @@ ReadPostingList(IndexScanDesc scan, const VdbScanSegment *sseg, uint32 list)
 {
 	VdbScanOpaque so = (VdbScanOpaque) scan->opaque;
 	const VdbCachedSegment *seg = sseg->cache;
-	BlockNumber first = seg->head + seg->list_start[list];
-
-	for (BlockNumber blkno = first; blkno < first + seg->list_npages[list]; blkno++)
+	for (BlockNumber p = 0; p < seg->list_npages[list]; p++)
 	{
+		BlockNumber blkno = VdbRunBlock(&seg->run, seg->list_start[list] + p);
 		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;

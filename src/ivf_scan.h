@@ -22,6 +22,7 @@ typedef struct VdbCachedSegment
 	uint32		generation;
 	BlockNumber head;			/* first block of the run */
 	BlockNumber npages;			/* run length */
+	VdbRunMap	run;			/* run offsets to blocks */
 	uint32		nlists;
 	int			dim;
 	float	   *centroids;		/* nlists x dim */

@@ -45,6 +45,7 @@ struct VdbSealer
 	bool		publish_each;	/* CREATE INDEX: publish every segment as soon
 								 * as written, and extend the index page by
 								 * page (nobody else extends it) */
+	bool		merging;		/* a merge: crash points say so */
 	int			nsealed;		/* segments written but not yet published */
 	VdbSegmentData *sealed;
 	/* the lists of the last segment written, for interim assignments */
@@ -106,6 +107,15 @@ VdbSealerCreate(Relation index, int dim, VdbDistanceKind kind, int capacity,
 	s->scratch = AllocSetContextCreate(CurrentMemoryContext, "vdb_ivf seal",
 									   ALLOCSET_DEFAULT_SIZES);
 	return s;
+}
+
+/*
+ * Mark a sealer as working for a merge (its crash points say so).
+ */
+void
+VdbSealerMarkMerge(VdbSealer *s)
+{
+	s->merging = true;
 }
 
 /*
@@ -213,13 +223,14 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	BlockNumber *list_pages = palloc(sizeof(BlockNumber) * k);
 	BlockNumber ncentroid_pages = (k + lists_per_page - 1) / lists_per_page;
 	BlockNumber npages;
-	BlockNumber head;
+	VdbRunMap	map;
 	uint32		segid;
 	PGAlignedBlock block;
 	Page		page = block.data;
 	VdbListData *list = palloc0(list_size);
 	VdbPostingEntry entry = palloc0(entry_size);
-	VdbSealedHeaderData header;
+	VdbSealedHeaderData *header;
+	Size		header_size;
 	BlockNumber blk;
 
 	/* Order the rows by list (a counting sort, stable in row order). */
@@ -244,27 +255,39 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 
 	segid = VdbReserveSegid(s->index);
 	if (s->publish_each)
-		head = RelationGetNumberOfBlocks(s->index);
+	{
+		/* CREATE INDEX: a new relation, extended page by page as written */
+		map.nextents = 1;
+		map.extents = palloc(sizeof(VdbRunExtentData));
+		map.extents[0].start = RelationGetNumberOfBlocks(s->index);
+		map.extents[0].npages = npages;
+		map.offsets = palloc0(sizeof(BlockNumber));
+		map.npages = npages;
+	}
 	else
-		head = VdbExtendRun(s->index, npages);
+		VdbAllocateRun(s->index, npages, &map);
 
-	/* Header. */
-	memset(&header, 0, sizeof(header));
-	header.segid = segid;
-	header.generation = 1;
-	header.nlists = k;
-	header.nrows = n;
-	header.dimensions = dim;
-	header.kind = s->kind;
-	header.centroid_start = 1;
-	header.ncentroid_pages = ncentroid_pages;
-	header.posting_start = 1 + ncentroid_pages;
-	header.nposting_pages = npages - 1 - ncentroid_pages;
+	/* Header, with the run's extents. */
+	header_size = offsetof(VdbSealedHeaderData, extents) +
+		sizeof(VdbRunExtentData) * map.nextents;
+	header = palloc0(header_size);
+	header->segid = segid;
+	header->generation = 1;
+	header->nlists = k;
+	header->nrows = n;
+	header->dimensions = dim;
+	header->kind = s->kind;
+	header->centroid_start = 1;
+	header->ncentroid_pages = ncentroid_pages;
+	header->posting_start = 1 + ncentroid_pages;
+	header->nposting_pages = npages - 1 - ncentroid_pages;
+	header->nextents = map.nextents;
+	memcpy(header->extents, map.extents, sizeof(VdbRunExtentData) * map.nextents);
 	VdbInitPage(page, VDB_PAGE_SEALED_HEADER, segid, 1);
-	if (PageAddItem(page, (Item) &header, sizeof(header), InvalidOffsetNumber,
+	if (PageAddItem(page, (Item) header, header_size, InvalidOffsetNumber,
 					false, false) == InvalidOffsetNumber)
 		elog(ERROR, "could not add vdb_ivf sealed header");
-	VdbWriteNewPage(s->index, MAIN_FORKNUM, head, page, false);
+	VdbWriteNewPage(s->index, MAIN_FORKNUM, VdbRunBlock(&map, 0), page, false);
 	blk = 1;
 
 	/* Centroid pages: one item per list, in list order. */
@@ -280,7 +303,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 						false, false) == InvalidOffsetNumber)
 			elog(ERROR, "could not add vdb_ivf list to centroid page");
 		if ((j + 1) % lists_per_page == 0 || j == k - 1)
-			VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+			VdbWriteNewPage(s->index, MAIN_FORKNUM, VdbRunBlock(&map, blk++), page, false);
 	}
 
 	/* Posting pages: each list's entries on its own contiguous pages. */
@@ -293,7 +316,8 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 			if (e % entries_per_page == 0)
 			{
 				CHECK_FOR_INTERRUPTS();
-				VdbSealYield(); /* a background sealer may give way */
+				if (!s->publish_each)
+					VdbSealYield(); /* a background sealer may give way */
 				VdbInitPage(page, VDB_PAGE_POSTING, segid, 1);
 			}
 			entry->tid = s->tids[row];
@@ -303,9 +327,9 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 				elog(ERROR, "could not add vdb_ivf posting entry");
 			if ((e + 1) % entries_per_page == 0 || e == counts[j] - 1)
 			{
-				VdbWriteNewPage(s->index, MAIN_FORKNUM, head + blk++, page, false);
+				VdbWriteNewPage(s->index, MAIN_FORKNUM, VdbRunBlock(&map, blk++), page, false);
 				if (!s->publish_each)
-					VdbCrashPoint(VDB_CRASH_SEAL_BUILD);
+					VdbCrashPoint(s->merging ? VDB_CRASH_MERGE_BUILD : VDB_CRASH_SEAL_BUILD);
 			}
 		}
 	}
@@ -316,7 +340,7 @@ WriteRun(VdbSealer *s, int n, const int *assign, const float *centroids, int k,
 	out->state = VDB_SEGMENT_SEALED;
 	out->generation = 1;
 	out->nlists = k;
-	out->head = head;
+	out->head = map.extents[0].start;
 	out->tail = InvalidBlockNumber;
 	out->npages = npages;
 	out->nrows = n;
@@ -382,7 +406,8 @@ VdbSealerSealPiece(VdbSealer *s, int nrows)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, VDB_PHASE_KMEANS);
 	centroids = palloc_extended(sizeof(float) * (Size) k * dim, MCXT_ALLOC_HUGE);
 	VdbKmeans(s->vectors, ntrain, dim, k, spherical, centroids);
-	VdbSealYield();
+	if (!s->publish_each)
+		VdbSealYield();
 	INSTR_TIME_SET_CURRENT(trained);
 	assign = palloc_extended(sizeof(int) * (Size) nrows, MCXT_ALLOC_HUGE);
 	VdbAssignLists(s->vectors, nrows, dim, centroids, k, spherical, assign);
@@ -544,13 +569,21 @@ VdbSealerFree(VdbSealer *s)
 int
 VdbSealFrozen(Relation heap, Relation index, uint32 segid)
 {
-	VdbMetaPage meta = VdbCopyMeta(index);
-	VdbSegment	frozen = VdbFindSegment(meta, segid);
-	int			dim = meta->dimensions;
+	VdbMetaPage meta;
+	VdbSegment	frozen;
+	int			dim;
 	VdbSealer  *s;
 	BlockNumber blkno;
 	BlockNumber visited = 0;
 	int			present;
+
+	/* Make the pages of segments dropped earlier available to this run. */
+	(void) VdbReclaimSegments(index);
+	VdbMarkSegmentBusy(RelationGetRelid(index), segid);	/* 'sealing' */
+
+	meta = VdbCopyMeta(index);
+	frozen = VdbFindSegment(meta, segid);
+	dim = meta->dimensions;
 
 	if (frozen == NULL || frozen->state != VDB_SEGMENT_FROZEN)
 		elog(ERROR, "vdb_ivf segment %u is not frozen", segid);

@@ -185,13 +185,18 @@ VacuumRun(Relation index, VdbSegment seg, IndexVacuumInfo *info,
 		  IndexBulkDeleteCallback callback, void *callback_state,
 		  IndexBulkDeleteResult *stats)
 {
-	for (BlockNumber blkno = seg->head; blkno < seg->head + seg->npages; blkno++)
+	VdbSealedHeaderData header;
+	VdbRunMap	map;
+
+	VdbReadRunHeader(index, seg, false, &header, &map);
+	for (BlockNumber p = 0; p < header.nposting_pages; p++)
 	{
 		vacuum_delay_point();
-		VacuumPage(index, seg, blkno,
-				   VDB_PAGE_SEALED_HEADER | VDB_PAGE_CENTROID | VDB_PAGE_POSTING,
-				   info, callback, callback_state, stats);
+		VacuumPage(index, seg, VdbRunBlock(&map, header.posting_start + p),
+				   VDB_PAGE_POSTING, info, callback, callback_state, stats);
 	}
+	pfree(map.extents);
+	pfree(map.offsets);
 }
 
 /*
@@ -276,6 +281,14 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		stats->num_index_tuples = entries;
 		stats->estimated_count = false;
 	}
+
+	/*
+	 * Give the pages of dropped segments back, and find free pages a crash
+	 * kept from the free space map (ivf_space.c: VACUUM's lock keeps seals
+	 * out meanwhile).
+	 */
+	(void) VdbReclaimSegments(index);
+	stats->pages_free = VdbSweepFreePages(index, info->strategy);
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	/* Frozen segments left by a crash or an abandoned seal (worker.c). */
 	VdbRequestSeal(NULL, index);

@@ -39,7 +39,6 @@ extern VdbSegment VdbAddSegment(Relation index, VdbMetaPage meta);
 extern void VdbMetaSetLower(Page page);
 extern void VdbInitMetaPage(Page page, int dim, VdbDistanceKind kind,
 							int segment_rows, int lists);
-extern BlockNumber VdbExtendRun(Relation index, BlockNumber npages);
 extern void VdbWriteNewPage(Relation index, ForkNumber forknum,
 							BlockNumber blkno, Page src, bool force_wal);
 extern uint32 VdbReserveSegid(Relation index);
@@ -62,6 +61,7 @@ typedef struct VdbSealer VdbSealer;
 
 extern VdbSealer *VdbSealerCreate(Relation index, int dim, VdbDistanceKind kind,
 								  int capacity, int lists, bool publish_each);
+extern void VdbSealerMarkMerge(VdbSealer *sealer);
 extern void VdbSealerAdd(VdbSealer *sealer, ItemPointer tid, const float *x);
 extern int	VdbSealerRows(VdbSealer *sealer);
 extern void VdbSealerSealPiece(VdbSealer *sealer, int nrows);

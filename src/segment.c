@@ -14,6 +14,7 @@
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "debug.h"
 #include "distance.h"
@@ -101,10 +102,11 @@ VdbCheckMeta(Relation index, VdbMetaPage meta)
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not a vdb_ivf index",
 						RelationGetRelationName(index))));
-	if (meta->version != VDB_IVF_VERSION)
+	/* Format 1 (vdb 0.1.0) differs only in run headers, which say which. */
+	if (meta->version < 1 || meta->version > VDB_IVF_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("index \"%s\" has on-disk format version %u, this build reads version %d",
+				 errmsg("index \"%s\" has on-disk format version %u, this build reads versions 1 to %d",
 						RelationGetRelationName(index), meta->version, VDB_IVF_VERSION),
 				 errhint("REINDEX the index.")));
 	if (meta->nsegments > VDB_MAX_SEGMENTS)
@@ -212,10 +214,13 @@ VdbDirectoryRoom(VdbMetaPage meta)
 /*
  * Append a zeroed directory slot (on a page being changed under generic WAL).
  *
- * When the directory is full, the oldest dropped segment's slot is removed
- * to make room (its pages are never reused in this version, so nothing is
- * lost).  That moves later slots: pointers into the directory taken before
- * the call are invalid after it.
+ * When the directory is full, the slot of a dropped segment is removed to
+ * make room: the oldest one that no snapshot can reach any more, else the
+ * oldest.  Its pages are left to VACUUM's sweep (ivf_space.c); should one
+ * be reused while a scan that began before the drop still reads it, that
+ * scan fails with a serialization error, never wrong rows.  Removing a slot
+ * moves later slots: pointers into the directory taken before the call are
+ * invalid after it.
  */
 VdbSegment
 VdbAddSegment(Relation index, VdbMetaPage meta)
@@ -225,12 +230,22 @@ VdbAddSegment(Relation index, VdbMetaPage meta)
 	if (meta->nsegments >= VDB_MAX_SEGMENTS)
 	{
 		int			victim = -1;
+		bool		victim_free = false;
 
 		for (uint32 i = 0; i < meta->nsegments; i++)
 		{
-			if (meta->segments[i].state == VDB_SEGMENT_DROPPED &&
-				(victim < 0 || meta->segments[i].segid < meta->segments[victim].segid))
+			VdbSegment	seg = &meta->segments[i];
+			bool		free;
+
+			if (seg->state != VDB_SEGMENT_DROPPED)
+				continue;
+			free = GlobalVisCheckRemovableFullXid(NULL, seg->reclaim_after);
+			if (victim < 0 || (free && !victim_free) ||
+				(free == victim_free && seg->segid < meta->segments[victim].segid))
+			{
 				victim = i;
+				victim_free = free;
+			}
 		}
 		if (victim < 0)
 			VdbTooManySegments(index);
@@ -268,37 +283,6 @@ VdbInitMetaPage(Page page, int dim, VdbDistanceKind kind, int segment_rows, int 
 	meta->seal_version = 0;
 	meta->nsegments = 0;
 	VdbMetaSetLower(page);
-}
-
-/*
- * Extend the index by a run of npages zero pages and return its first block.
- *
- * Only the extension itself happens under the relation extension lock, so
- * inserters that need a page wait for a moment, not for a whole seal.  The
- * pages are filled later by VdbWriteNewPage; a crash in between leaves zero
- * pages that no directory entry names.
- */
-BlockNumber
-VdbExtendRun(Relation index, BlockNumber npages)
-{
-	BlockNumber first = InvalidBlockNumber;
-	bool		local = RELATION_IS_LOCAL(index);
-
-	if (!local)
-		LockRelationForExtension(index, ExclusiveLock);
-	for (BlockNumber i = 0; i < npages; i++)
-	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-
-		if (i == 0)
-			first = BufferGetBlockNumber(buf);
-		else if (BufferGetBlockNumber(buf) != first + i)
-			elog(ERROR, "vdb_ivf page run is not contiguous");
-		ReleaseBuffer(buf);
-	}
-	if (!local)
-		UnlockRelationForExtension(index, ExclusiveLock);
-	return first;
 }
 
 /*
@@ -401,7 +385,7 @@ VdbGrowNewPage(Relation index, Buffer metabuf, Buffer tailbuf, bool freeze,
 	if (freeze && VdbDirectoryRoom(meta) < 1)
 		VdbTooManySegments(index);
 
-	newbuf = VdbNewBuffer(index, MAIN_FORKNUM);
+	newbuf = VdbAllocPage(index, meta);
 	newblk = BufferGetBlockNumber(newbuf);
 	state = GenericXLogStart(index);
 	meta = VdbPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));

@@ -165,9 +165,10 @@ WorkerInit(void)
 							&vdb_max_sealers, 2, 0, VDB_MAX_SEALERS_LIMIT,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("vdb.seal_delay",
-							"Pause of a background sealer at each step (for testing)",
-							"Makes background seals slow enough to test what runs "
-							"beside them.",
+							"Pause at each step of a seal or merge (for testing).",
+							"Makes seals and merges, in a background sealer or in "
+							"vdb_seal(), slow enough to test what runs beside them; "
+							"CREATE INDEX is not slowed.",
 							&vdb_seal_delay, 0, 0, 10000,
 							PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
@@ -205,13 +206,14 @@ SetSegmentTag(LOCKTAG *tag, Oid indexoid, uint32 segid)
 }
 
 /*
- * Mark a segment as being sealed or merged for the rest of the sealer's
- * transaction.  Nobody else ever takes a segment lock (vdb_segments only
- * looks), so this never waits; were it somehow taken, the segment would
- * merely not show as busy.
+ * Mark a segment as being sealed or merged for the rest of the sealing
+ * transaction (a background sealer's, or vdb_seal's).  Only the backend
+ * that seals a segment ever takes its lock (vdb_segments only looks), and
+ * sealers of one index exclude each other, so this never waits; were it
+ * somehow taken, the segment would merely not show as busy.
  */
-static void
-MarkSegmentBusy(Oid indexoid, uint32 segid)
+void
+VdbMarkSegmentBusy(Oid indexoid, uint32 segid)
 {
 	LOCKTAG		tag;
 
@@ -443,15 +445,14 @@ VdbNoticeFrozen(Relation heap, Relation index)
 }
 
 /*
- * Between steps of a background seal: sleep if vdb.seal_delay asks to, and
- * give up the seal (raise an error the sealer catches) if a lock request
- * conflicting with the sealer's locks waits.
+ * Between steps of a seal or merge (not of CREATE INDEX): sleep if
+ * vdb.seal_delay asks to, and, in a background sealer, give up the seal
+ * (raise an error the sealer catches) if a lock request conflicting with
+ * the sealer's locks waits.
  */
 void
 VdbSealYield(void)
 {
-	if (yield_heap == NULL)
-		return;
 	CHECK_FOR_INTERRUPTS();
 	if (vdb_seal_delay > 0)
 	{
@@ -460,6 +461,8 @@ VdbSealYield(void)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	if (yield_heap == NULL)
+		return;
 	if (LockHasWaitersRelation(yield_heap, ShareUpdateExclusiveLock) ||
 		LockHasWaitersRelation(yield_index, ShareUpdateExclusiveLock))
 	{
@@ -499,7 +502,7 @@ MergeGroup(Relation heap, Relation index, const VdbSegmentData *group, int ngrou
 	initStringInfo(&segids);
 	for (int i = 0; i < ngroup; i++)
 	{
-		MarkSegmentBusy(RelationGetRelid(index), group[i].segid);
+		VdbMarkSegmentBusy(RelationGetRelid(index), group[i].segid);
 		appendStringInfo(&segids, "%s%u", i > 0 ? ", " : "", group[i].segid);
 		nrows += group[i].nrows - group[i].ndead;
 	}
@@ -610,7 +613,6 @@ SealOneSegment(Oid indexoid)
 	segid = frozen->segid;
 	nrows = frozen->nrows - frozen->ndead;
 	pfree(meta);
-	MarkSegmentBusy(indexoid, segid);
 
 	snprintf(sealer_activity, sizeof(sealer_activity), "sealing segment %u of index %s",
 			 segid, RelationGetRelationName(index));

@@ -38,6 +38,7 @@ extern void VdbNoticeFrozen(Relation heap, Relation index);
  * vdb_segments); never waits, never takes a lock.
  */
 extern bool VdbSegmentBusy(Oid indexoid, uint32 segid);
+extern void VdbMarkSegmentBusy(Oid indexoid, uint32 segid);
 
 /*
  * A point in the seal code where a background sealer may sleep (test

@@ -32,6 +32,7 @@
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 
+#include "debug.h"
 #include "ivf.h"
 #include "ivf_write.h"
 #include "worker.h"
@@ -129,24 +130,13 @@ ReadSealedRows(Relation index, const VdbSegmentData *seg, VdbSealer *sealer,
 	Buffer		buf;
 	Page		page;
 	VdbSealedHeaderData header;
+	VdbRunMap	map;
 	PGAlignedBlock copy;
 
-	buf = ReadBuffer(index, seg->head);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	VdbCheckPageStamp(index, page, seg->head, seg->segid, seg->generation,
-					  VDB_PAGE_SEALED_HEADER);
-	memcpy(&header, PageGetItem(page, PageGetItemId(page, FirstOffsetNumber)), sizeof(header));
-	UnlockReleaseBuffer(buf);
-	if (header.posting_start + header.nposting_pages > seg->npages)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("header of segment %u of index \"%s\" does not match the directory",
-						seg->segid, RelationGetRelationName(index))));
-
+	VdbReadRunHeader(index, seg, false, &header, &map);
 	for (BlockNumber p = 0; p < header.nposting_pages; p++)
 	{
-		BlockNumber blkno = seg->head + header.posting_start + p;
+		BlockNumber blkno = VdbRunBlock(&map, header.posting_start + p);
 		OffsetNumber maxoff;
 
 		/* Work on a copy: sealing a piece must not happen under a lock. */
@@ -239,6 +229,8 @@ VdbMergeSegments(Relation index, const VdbSegmentData *group, int ngroup)
 		total += LiveRows(&group[i]);
 	capacity = (int) Max(1, Min(total, (uint64) VdbSealerMaxRows(dim)));
 	sealer = VdbSealerCreate(index, dim, meta->kind, capacity, VdbGetLists(index), false);
+	VdbSealerMarkMerge(sealer);
+	(void) VdbReclaimSegments(index);
 	total = 0;
 	for (int i = 0; i < ngroup; i++)
 		total += ReadSealedRows(index, &group[i], sealer, capacity);
@@ -246,6 +238,7 @@ VdbMergeSegments(Relation index, const VdbSegmentData *group, int ngroup)
 		VdbSealerSealPiece(sealer, VdbSealerRows(sealer));
 
 	merged = VdbSealerSealed(sealer, &nmerged);
+	VdbCrashPoint(VDB_CRASH_MERGE_PUBLISH);
 	PublishMerge(index, group, ngroup, merged, nmerged);
 	VdbSealerFree(sealer);
 	pfree(meta);

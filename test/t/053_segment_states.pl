@@ -1,5 +1,5 @@
-# vdb_segments shows what a background sealer is doing: a frozen segment
-# it seals is 'sealing' (vdb_stats still counts it as frozen), sealed
+# vdb_segments shows what a background sealer (or vdb_seal) is doing: a
+# frozen segment it seals is 'sealing' (vdb_stats still counts it as frozen), sealed
 # segments it merges are 'merging'; looking takes no lock the sealer could
 # wait for.  A frozen segment left behind by a terminated sealer is noticed
 # by the next insert into the index, which launches a new sealer.
@@ -99,6 +99,25 @@ $node->poll_query_until('postgres',
 is(segments('s_v'), 'sealed:2000,growing:100', 'the segment shows as sealed after the seal');
 wait_for_no_sealer();
 check_index('s_v', 's', 'after a watched seal');
+
+#
+# 1b. vdb_seal() in a session marks the segment it seals the same way.
+#
+$node->safe_psql('postgres', q{
+CREATE TABLE u (id int, v vector(8));
+CREATE INDEX u_v ON u USING vdb_ivf (v) WITH (segment_rows = 100000, lists = 8);
+INSERT INTO u SELECT i, vec(i) FROM generate_series(1, 500) i;
+});
+my $user = $node->background_psql('postgres');
+$user->query_until(qr/sealing now/, "\\echo sealing now\nSELECT vdb_seal('u_v');\n");
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM vdb_segments('u_v') WHERE state = 'sealing'})
+  or die 'vdb_seal did not show its segment as sealing';
+is(segments('u_v'), 'sealing:500,growing:0',
+	'the segment vdb_seal() seals shows as sealing');
+$user->quit;
+is(segments('u_v'), 'sealed:500,growing:0', 'and as sealed afterwards');
+check_index('u_v', 'u', 'after a watched vdb_seal');
 
 #
 # 2. A slow merge: 'merging' while the sealer merges small sealed segments,

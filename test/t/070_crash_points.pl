@@ -194,6 +194,7 @@ $node->safe_psql('postgres',
 	q{INSERT INTO tw SELECT i, vec(i) FROM generate_series(1501, 2600) i});
 is(states('tw'), 'sealed:1500,frozen:1000,growing:100', 'worker: a frozen segment waits');
 my $logstart = -s $node->logfile;
+my ($ret, $out, $err);
 $node->safe_psql('postgres', q{
 LOAD 'vdb';
 ALTER SYSTEM SET vdb.auto_seal = on;
@@ -219,12 +220,77 @@ $node->poll_query_until('postgres',
 is(states('tw'), 'sealed:1500,growing:100,sealed:1000',
 	'worker: a background sealer seals it afterwards');
 check_table('worker, sealed again', 'tw', 2600);
+
+# A background merge crashing in the middle of its new run, and just before
+# its publish: after restart the three small segments are as they were,
+# and the merge that the next VACUUM launches completes.
+for my $step ('merge_build', 'merge_publish')
+{
+	my $t = "tm_$step";
+	$node->safe_psql('postgres', qq{
+CREATE TABLE $t (id int, v vector(16));
+CREATE INDEX ${t}_v ON $t USING vdb_ivf (v) WITH (segment_rows = 1000);
+INSERT INTO $t SELECT i, vec(i) FROM generate_series(1, 300) i;
+SELECT vdb_seal('${t}_v');
+INSERT INTO $t SELECT i, vec(i) FROM generate_series(301, 600) i;
+SELECT vdb_seal('${t}_v');
+INSERT INTO $t SELECT i, vec(i) FROM generate_series(601, 900) i;
+SELECT vdb_seal('${t}_v');
+});
+	is(states($t), 'sealed:300,sealed:300,growing:0,sealed:300', "$step: three small segments");
+	$logstart = -s $node->logfile;
+	$node->safe_psql('postgres', qq{
+LOAD 'vdb';
+ALTER SYSTEM SET vdb.debug_crash_at = '$step';
+SELECT pg_reload_conf();
+});
+	$node->psql('postgres', qq{VACUUM $t});
+	ok($node->wait_for_log(qr/PANIC:  vdb\.debug_crash_at: crashing at step "$step"/, $logstart),
+		"$step: the background sealer crashed in the merge");
+	wait_for_restart($logstart);
+	$node->safe_psql('postgres', q{
+LOAD 'vdb';
+ALTER SYSTEM RESET vdb.debug_crash_at;
+SELECT pg_reload_conf();
+});
+	is(states($t), 'sealed:300,sealed:300,growing:0,sealed:300',
+		"$step: the segments are as they were after restart");
+	check_table($step, $t, 900);
+	$node->safe_psql('postgres', qq{VACUUM $t});
+	$node->poll_query_until('postgres', qq{
+SELECT count(*) FROM vdb_segments('${t}_v') WHERE state = 'sealed'}, '1')
+	  or diag('the segments were not merged in time');
+	is(states($t), 'growing:0,sealed:900', "$step: the next merge completes");
+	check_table("$step, merged", $t, 900);
+}
+
+# Reclaim crashing after the dropped segments left the directory, before
+# their pages reached the free space map: the next VACUUM's sweep finds
+# them, and the next seal reuses them instead of extending the index.
+$node->safe_psql('postgres', q{SELECT txid_current()});
+crash_at('reclaim', q{VACUUM tm_merge_build});
+check_table('reclaim', 'tm_merge_build', 900);
+is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM vdb_segments('tm_merge_build_v') WHERE state = 'dropped'}),
+	'0', 'reclaim: the dropped segments left the directory');
+($ret, $out, $err) = $node->psql('postgres', q{VACUUM (VERBOSE) tm_merge_build});
+my ($reusable) = $err =~ /index "tm_merge_build_v": pages: \d+ in total, \d+ newly deleted, \d+ currently deleted, (\d+) reusable/;
+cmp_ok($reusable // 0, '>=', 9, 'reclaim: VACUUM finds the pages of the three segments free');
+my $pages = $node->safe_psql('postgres', q{SELECT pg_relation_size('tm_merge_build_v')});
+$node->safe_psql('postgres', q{
+INSERT INTO tm_merge_build SELECT i, vec(i) FROM generate_series(901, 1100) i;
+SELECT vdb_seal('tm_merge_build_v');
+});
+is($node->safe_psql('postgres', q{SELECT pg_relation_size('tm_merge_build_v')}), $pages,
+	'reclaim: the next seal reuses them instead of extending the index');
+check_table('reclaim, reused', 'tm_merge_build', 1100);
+
 $node->safe_psql('postgres',
 	q{LOAD 'vdb'; ALTER SYSTEM RESET vdb.auto_seal; SELECT pg_reload_conf();});
 
 # The setting is superuser-only and rejects unknown steps.
 $node->safe_psql('postgres', q{CREATE ROLE plain LOGIN});
-my ($ret, $out, $err) = $node->psql('postgres',
+($ret, $out, $err) = $node->psql('postgres',
 	q{LOAD 'vdb'; SET ROLE plain; SET vdb.debug_crash_at = 'freeze'});
 like($err, qr/permission denied to set parameter "vdb.debug_crash_at"/,
 	'an ordinary role cannot set the crash point');
