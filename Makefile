@@ -1,15 +1,20 @@
 # vdb: segmented vector search for PostgreSQL 15 (PGXS build)
 
 EXTENSION = vdb
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = vdb
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is assembled from one file per concern (sql/install/),
-# in file-name order, so that each part of the extension owns its own SQL.
+# The install script of the current version is assembled from one file per
+# concern (sql/install/), in file-name order, so that each part of the
+# extension owns its own SQL.  Released versions keep their install script
+# frozen (sql/vdb--0.1.0.sql, committed) next to the upgrade scripts
+# (sql/vdb--A--B.sql, written by hand) that ALTER EXTENSION vdb UPDATE runs;
+# test/t/064_upgrade.pl checks that an upgraded database has exactly the
+# objects of a fresh install.  One vdb.so serves every version's SQL.
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs: every sql/*.sql except the generated install script.
 REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(notdir $(basename $(wildcard sql/*.sql)))))

@@ -51,8 +51,16 @@
  *	  it is skipped and counted.  The scan ends when every list has been
  *	  read and every candidate returned (or vdb.max_probes says stop).
  *
- * Posting lists hold full vectors, so distances are exact and neither
- * xs_recheck nor xs_recheckorderby is ever set (P20).  Pages are share-locked
+ * Posting lists hold full vectors, so L2 and inner-product distances are
+ * exactly what the SQL operators compute (the same kernels on the same
+ * floats) and neither xs_recheck nor xs_recheckorderby is set (P20).
+ * Cosine is the exception: the index holds normalised vectors, and
+ * 1 - (q/|q|).(x/|x|) rounds differently from the operator's
+ * 1 - q.x / sqrt(|q|^2 |x|^2) (by about 1e-7: TAP 072's soak found rows
+ * out of order).  So a cosine scan sets xs_recheckorderby and hands the
+ * executor a lower bound, its distance minus a bound on both roundings;
+ * the executor computes <=> for each row and reorders the few that need
+ * it, and the order is the operator's exactly.  Pages are share-locked
  * one at a time and nothing stays pinned between calls, which is safe only
  * under an MVCC snapshot (P21).  Every page read is checked against the
  * (segid, generation) the directory copy promised; a page that was rewritten
@@ -143,6 +151,8 @@ typedef struct VdbScanOpaqueData
 	bool		started;
 	bool		no_order;		/* NULL or unrankable query: TID order */
 	bool		orderby_null;	/* SQL distance is NULL (NULL query) */
+	double		order_slack;	/* cosine: xs_orderbyvals are lower bounds,
+								 * the distance minus this */
 	int			dim;
 	VdbDistanceKind kind;
 	float	   *query;
@@ -987,6 +997,15 @@ StartScan(IndexScanDesc scan)
 		/* L2 ranks are |c|^2 - 2 q.c: add |q|^2 for the distance */
 		if (so->kind == VDB_DISTANCE_L2)
 			so->rank_offset = VectorInnerProduct(so->dim, so->query, so->query);
+
+		/*
+		 * Cosine: the scan's dot product of normalised float vectors and the
+		 * operator's float sums each err by at most about dim roundings of
+		 * unit size (the terms sum to at most 1 in magnitude), plus a few
+		 * for the normalisation and the division; twice that, to spare.
+		 */
+		if (so->kind == VDB_DISTANCE_COSINE && !so->no_order)
+			so->order_slack = (4.0 * so->dim + 32.0) * FLT_EPSILON;
 	}
 
 	/* Sealed segments, in segid order, with their cached centroids. */
@@ -1262,7 +1281,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 
 		scan->xs_heaptid = c.tid;
 		scan->xs_recheck = false;
-		scan->xs_recheckorderby = false;
+		scan->xs_recheckorderby = (so->order_slack > 0);
 		if (so->orderby_null)
 		{
 			scan->xs_orderbyvals[0] = (Datum) 0;
@@ -1270,7 +1289,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		else
 		{
-			scan->xs_orderbyvals[0] = Float8GetDatum(SqlDistance(so, c.distance));
+			scan->xs_orderbyvals[0] = Float8GetDatum(SqlDistance(so, c.distance) - so->order_slack);
 			scan->xs_orderbynulls[0] = false;
 		}
 		return true;

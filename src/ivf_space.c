@@ -119,13 +119,10 @@ VdbAllocPage(Relation index, VdbMetaPage meta)
 	if (!local)
 		LockRelationForExtension(index, ExclusiveLock);
 	buf = TakeFreePage(index, meta);
-	if (!BufferIsValid(buf))
-	{
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	}
 	if (!local)
 		UnlockRelationForExtension(index, ExclusiveLock);
+	if (!BufferIsValid(buf))
+		buf = VdbNewBuffer(index, MAIN_FORKNUM);
 	return buf;
 }
 

@@ -38,6 +38,11 @@
  * freeze or VACUUM launches a new sealer, and so does the next insert
  * into the index (VdbNoticeFrozen).
  *
+ * A seal or merge that fails with an error is rolled back and logged, and
+ * the error is recorded for the index where vdb_stats shows it
+ * (worker_error.c); the sealer then leaves the index to the next trigger.
+ * Its next successful seal or merge of the index clears the error.
+ *
  * Once an index has no frozen segment left, the sealer merges runs of
  * small sealed segments and rebuilds mostly dead ones (worker_merge.c,
  * vdb.auto_merge), one group per transaction, under the same locks.
@@ -88,6 +93,7 @@
 #include "ivf.h"
 #include "ivf_write.h"
 #include "worker.h"
+#include "worker_error.h"
 
 /* locktag_field4 of vdb's advisory locks (ASCII "vd"). */
 #define VDB_LOCK_SPACE			0x7664
@@ -136,7 +142,8 @@ typedef enum SealOutcome
 								 * group of sealed segments */
 	SEAL_NOTHING,				/* nothing left to seal or merge */
 	SEAL_GONE,					/* the index was dropped */
-	SEAL_BUSY					/* table locked by someone, or gave way */
+	SEAL_BUSY,					/* table locked by someone, or gave way */
+	SEAL_FAILED					/* failed with an error (logged and recorded) */
 } SealOutcome;
 
 /*
@@ -601,7 +608,10 @@ SealOneSegment(Oid indexoid)
 		int			ngroup = vdb_auto_merge ? VdbFindMergeGroup(meta, group) : 0;
 
 		if (ngroup > 0)
+		{
 			MergeGroup(heap, index, group, ngroup);
+			VdbSealerClearError(indexoid);
+		}
 		pfree(group);
 		pfree(meta);
 		index_close(index, NoLock);
@@ -637,6 +647,7 @@ SealOneSegment(Oid indexoid)
 	ereport(LOG,
 			(errmsg("vdb sealer sealed segment %u of index \"%s\": %u rows in %.3f s",
 					segid, RelationGetRelationName(index), nrows, SecondsSince(start))));
+	VdbSealerClearError(indexoid);
 	index_close(index, NoLock);
 	table_close(heap, NoLock);
 	CommitTransactionCommand();
@@ -645,8 +656,33 @@ SealOneSegment(Oid indexoid)
 }
 
 /*
+ * A seal or merge failed with an error: log it, roll back (nothing was
+ * published) and record it for vdb_stats (worker_error.c).  Called in
+ * PG_CATCH, in the memory context that was current before the attempt.
+ */
+static void
+SealFailed(Oid indexoid)
+{
+	ErrorData  *edata;
+
+	EmitErrorReport();
+	edata = CopyErrorData();
+	FlushErrorState();
+	HOLD_INTERRUPTS();
+	AbortOutOfAnyTransaction();
+	RESUME_INTERRUPTS();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	ereport(LOG,
+			(errmsg("vdb sealer gives up on index %u after an error: %s is left for later",
+					indexoid, sealer_activity)));
+	VdbSealerRecordError(indexoid, edata, sealer_activity);
+	FreeErrorData(edata);
+}
+
+/*
  * One attempt at sealing a segment; a seal that gave way to a waiting lock
- * request is rolled back and reported as SEAL_BUSY.
+ * request is rolled back and reported as SEAL_BUSY, one that failed is
+ * rolled back, recorded and reported as SEAL_FAILED.
  */
 static SealOutcome
 TrySealOneSegment(Oid indexoid)
@@ -655,6 +691,8 @@ TrySealOneSegment(Oid indexoid)
 	MemoryContext context = CurrentMemoryContext;
 
 	seal_abandoned = false;
+	snprintf(sealer_activity, sizeof(sealer_activity),
+			 "looking for segments to seal in index %u", indexoid);
 	PG_TRY();
 	{
 		outcome = SealOneSegment(indexoid);
@@ -663,20 +701,25 @@ TrySealOneSegment(Oid indexoid)
 	{
 		yield_heap = NULL;
 		yield_index = NULL;
-		if (!seal_abandoned)
-			PG_RE_THROW();
-
-		/* Give way: roll back, nothing was published. */
-		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(context);
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
-		pgstat_report_activity(STATE_IDLE, NULL);
-		ereport(LOG,
-				(errmsg("vdb sealer gave way to a waiting lock request: %s is left for later",
-						sealer_activity)));
-		outcome = SEAL_BUSY;
+		if (!seal_abandoned)
+		{
+			SealFailed(indexoid);
+			outcome = SEAL_FAILED;
+		}
+		else
+		{
+			/* Give way: roll back, nothing was published. */
+			HOLD_INTERRUPTS();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			RESUME_INTERRUPTS();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			ereport(LOG,
+					(errmsg("vdb sealer gave way to a waiting lock request: %s is left for later",
+							sealer_activity)));
+			outcome = SEAL_BUSY;
+		}
 	}
 	PG_END_TRY();
 	return outcome;
@@ -710,7 +753,7 @@ IndexOidHasWork(Oid indexoid)
 /*
  * Seal frozen segments until none is left, retrying while the table is
  * busy.  Returns false if it gave up: after VDB_SEAL_ATTEMPTS busy attempts
- * in a row, or because automatic sealing is paused.
+ * in a row, after an error, or because automatic sealing is paused.
  */
 static bool
 SealIndexSegments(Oid indexoid)
@@ -733,6 +776,8 @@ SealIndexSegments(Oid indexoid)
 		outcome = TrySealOneSegment(indexoid);
 		if (outcome == SEAL_SEALED)
 			busy = 0;
+		else if (outcome == SEAL_FAILED)
+			return false;
 		else if (outcome == SEAL_BUSY)
 		{
 			if (++busy >= VDB_SEAL_ATTEMPTS)

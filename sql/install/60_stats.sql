@@ -1,8 +1,31 @@
--- vdb: observability (the vdb_stats view)
+-- vdb: observability (the vdb_stats view, the sealer's last error)
+
+-- The background sealer's last error per index (src/worker_error.c): when a
+-- seal or merge fails, the sealer writes the error here in a transaction of
+-- its own; its next successful seal or merge of the index deletes the row.
+-- A row names its index by OID and relfilenode, so one left from before the
+-- index was dropped or rebuilt (REINDEX, TRUNCATE, VACUUM FULL) no longer
+-- matches: vdb_stats ignores it and the next error recorded deletes it.
+-- Only the extension's owner can read the table; everyone else reads it
+-- through vdb_stats, for the tables they may SELECT from.  pg_dump leaves
+-- its rows out (an extension's tables are dumped only when marked with
+-- pg_extension_config_dump): they name OIDs a restore would not keep.
+CREATE TABLE vdb_sealer_last_error (
+	indexrelid oid PRIMARY KEY,
+	relfilenode oid NOT NULL,
+	failed_at timestamptz NOT NULL,
+	sqlstate text NOT NULL,
+	message text NOT NULL,
+	detail text,
+	activity text NOT NULL
+);
+COMMENT ON TABLE vdb_sealer_last_error IS
+	'the background sealer''s last error per vdb_ivf index, until its next successful seal or merge (read it through vdb_stats)';
 
 -- One row per vdb_ivf index on a table the current user may SELECT from:
 -- its segments by state, rows waiting to be sealed, sealed and dead rows,
--- its size, and the background sealer working on it now, if any.  A
+-- its size, the background sealer working on it now, if any, and the
+-- sealer's last error if its last seal or merge of the index failed.  A
 -- segment being sealed ('sealing' in vdb_segments) counts as frozen, and
 -- one being merged ('merging') as sealed.
 --
@@ -34,7 +57,12 @@ SELECT
 	s.dead_rows,
 	pg_relation_size(i.oid) AS index_size,
 	w.pid IS NOT NULL AS sealer_running,
-	w.pid AS sealer_pid
+	w.pid AS sealer_pid,
+	e.failed_at AS last_error_at,
+	e.sqlstate AS last_error_sqlstate,
+	e.message AS last_error_message,
+	e.detail AS last_error_detail,
+	e.activity AS last_error_activity
 FROM pg_class i
 JOIN pg_am am ON am.oid = i.relam AND am.amname = 'vdb_ivf' AND i.relkind = 'i'
 JOIN pg_index x ON x.indexrelid = i.oid
@@ -67,6 +95,7 @@ LEFT JOIN (
 		AND l.objid = 2 AND l.objsubid = 30308
 	GROUP BY l.classid
 ) w ON w.indexoid = i.oid
+LEFT JOIN vdb_sealer_last_error e ON e.indexrelid = i.oid AND e.relfilenode = i.relfilenode
 WHERE has_table_privilege(t.oid, 'SELECT')
 	AND NOT pg_is_other_temp_schema(i.relnamespace)
 	AND NOT (i.relpersistence = 'u' AND pg_is_in_recovery());
@@ -74,4 +103,4 @@ WHERE has_table_privilege(t.oid, 'SELECT')
 GRANT SELECT ON vdb_stats TO PUBLIC;
 
 COMMENT ON VIEW vdb_stats IS
-	'one row per vdb_ivf index the current user can read: segments by state, rows to seal, sealer activity';
+	'one row per vdb_ivf index the current user can read: segments by state, rows to seal, sealer activity, last sealer error';

@@ -28,7 +28,9 @@ INSERT INTO parted SELECT g, format('[%s,0]', g)::vector FROM generate_series(0,
 });
 
 my $am_query = q{SELECT c.relname || ':' || a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-	WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace ORDER BY 1};
+	WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+	AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+		AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1};
 my $content = q{SELECT md5(string_agg(id || embedding::text || note, ',' ORDER BY id)) FROM items
 	UNION ALL SELECT md5(string_agg(id || embedding::text, ',' ORDER BY id)) FROM parted};
 my $ams = $node->safe_psql('src', $am_query);

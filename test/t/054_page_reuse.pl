@@ -9,6 +9,8 @@
 #    merges its segments away and reuses their pages does not return wrong
 #    rows: its next read of a reused page fails with a serialization error
 #    (SQLSTATE 40001), and new queries on the standby answer correctly.
+# 3. With hot_standby_feedback the primary keeps those pages until the
+#    standby query is done, and the same cursor reads every row.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -87,56 +89,79 @@ is(VdbTest::segment_directory($standby, 'g_v'), VdbTest::segment_directory($node
 is($standby->safe_psql('postgres', $answer), $node->safe_psql('postgres', $answer),
 	'the standby answers exactly as the primary');
 
-#
-# 2. A standby cursor across page reuse.
-#
-$node->safe_psql('postgres', q{
+# Two small sealed segments in a new table (merging paused so that they
+# stay); returns their segment ids, e.g. "3,5".
+sub small_segments
+{
+	my ($t) = @_;
+	$node->safe_psql('postgres', qq{
 LOAD 'vdb';
 ALTER SYSTEM SET vdb.auto_merge = off;
 SELECT pg_reload_conf();
-CREATE TABLE s (id int, v vector(8));
-CREATE INDEX s_v ON s USING vdb_ivf (v) WITH (segment_rows = 1000, lists = 8);
-INSERT INTO s SELECT i, vec(i) FROM generate_series(1, 300) i;
-SELECT vdb_seal('s_v');
-INSERT INTO s SELECT i, vec(i) FROM generate_series(301, 600) i;
-SELECT vdb_seal('s_v');
-VACUUM s;
+CREATE TABLE $t (id int, v vector(8));
+CREATE INDEX ${t}_v ON $t USING vdb_ivf (v) WITH (segment_rows = 1000, lists = 8);
+INSERT INTO $t SELECT i, vec(i) FROM generate_series(1, 300) i;
+SELECT vdb_seal('${t}_v');
+INSERT INTO $t SELECT i, vec(i) FROM generate_series(301, 600) i;
+SELECT vdb_seal('${t}_v');
+VACUUM $t;
 });
-$node->wait_for_catchup($standby);
+	my $ids = $node->safe_psql('postgres',
+		qq{SELECT string_agg(segment_id::text, ',') FROM vdb_segments('${t}_v') WHERE state = 'sealed'});
+	like($ids, qr/^\d+,\d+$/, "$t: two small sealed segments");
+	return $ids;
+}
 
-my $cursor = $standby->background_psql('postgres', on_error_stop => 0);
-$cursor->query_safe('\set VERBOSITY verbose');
-$cursor->query_safe('SET enable_seqscan = off');
-$cursor->query_safe('SET vdb.probes = 1');
-$cursor->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
-$cursor->query_safe(
-	'DECLARE c CURSOR FOR SELECT id, v <-> vec(3) AS d FROM s ORDER BY v <-> vec(3)');
-my $first = $cursor->query_safe('FETCH 5 FROM c');
-like($first, qr/^\d+\|/, 'the standby cursor returns its first rows');
+# A cursor on the standby, in a repeatable-read transaction, over the
+# table by distance to vec(3) with one probe (so that it reads more lists
+# as it goes); returns the session and its first five rows.
+sub open_cursor
+{
+	my ($t) = @_;
+	my $bg = $standby->background_psql('postgres', on_error_stop => 0);
+	$bg->query_safe('\set VERBOSITY verbose');
+	$bg->query_safe('SET enable_seqscan = off');
+	$bg->query_safe('SET vdb.probes = 1');
+	$bg->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+	$bg->query_safe(
+		"DECLARE c CURSOR FOR SELECT id, v <-> vec(3) AS d FROM $t ORDER BY v <-> vec(3)");
+	my $rows = $bg->query_safe('FETCH 5 FROM c');
+	like($rows, qr/^\d+\|/, "$t: the standby cursor returns its first rows");
+	return ($bg, $rows);
+}
 
 # On the primary: merge the two small segments away, let the drop age past
-# every snapshot of the primary, then insert and seal enough rows to take
+# the primary's own snapshots, then insert and seal enough rows to take
 # every free page.
-my $small = $node->safe_psql('postgres',
-	q{SELECT string_agg(segment_id::text, ',') FROM vdb_segments('s_v') WHERE state = 'sealed'});
-like($small, qr/^\d+,\d+$/, 'two small sealed segments');
-$node->safe_psql('postgres', q{
+sub merge_and_refill
+{
+	my ($t) = @_;
+	$node->safe_psql('postgres', q{
 LOAD 'vdb';
 ALTER SYSTEM SET vdb.auto_merge = on;
 SELECT pg_reload_conf();
 });
-$node->safe_psql('postgres', 'VACUUM s');
-$node->poll_query_until('postgres', q{
-SELECT (SELECT count(*) FROM vdb_segments('s_v') WHERE state = 'sealed') = 1
+	$node->safe_psql('postgres', "VACUUM $t");
+	$node->poll_query_until('postgres', qq{
+SELECT (SELECT count(*) FROM vdb_segments('${t}_v') WHERE state = 'sealed') = 1
 	AND (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'vdb sealer') = 0})
-  or die 'the two small segments were not merged';
-$node->safe_psql('postgres', 'SELECT txid_current()');
-my $size = $node->safe_psql('postgres', q{SELECT pg_relation_size('s_v') / 8192});
-$node->safe_psql('postgres', q{
-INSERT INTO s SELECT i, vec(i) FROM generate_series(601, 3600) i;
-SELECT vdb_seal('s_v');
+	  or die "the two small segments of $t were not merged";
+	$node->safe_psql('postgres', 'SELECT txid_current()');
+	$node->safe_psql('postgres', qq{
+INSERT INTO $t SELECT i, vec(i) FROM generate_series(601, 3600) i;
+SELECT vdb_seal('${t}_v');
 });
-wait_idle('s_v');
+	wait_idle("${t}_v");
+	return;
+}
+
+#
+# 2. A standby cursor across page reuse.
+#
+my $small = small_segments('s');
+$node->wait_for_catchup($standby);
+my ($cursor, $first) = open_cursor('s');
+merge_and_refill('s');
 is($node->safe_psql('postgres',
 		qq{SELECT count(*) FROM vdb_segments('s_v') WHERE segment_id IN ($small)}),
 	'0', 'the merged-away segments were reclaimed');
@@ -171,5 +196,56 @@ is($standby->safe_psql('postgres', $s_answer), $node->safe_psql('postgres', $s_a
 my $exact_s = $node->safe_psql('postgres', $s_answer =~ s/SET enable_seqscan = off;/SET enable_indexscan = off;/r);
 is($node->safe_psql('postgres', $s_answer), $exact_s,
 	'probing every list on the primary equals the exact result');
+
+#
+# 3. With hot_standby_feedback, the primary keeps the pages of dropped
+#    segments while a standby query may read them: the same cursor reads
+#    every row of its snapshot, in order, and the pages are reclaimed once
+#    it is gone.
+#
+$standby->append_conf('postgresql.conf', 'hot_standby_feedback = on');
+$standby->reload;
+my $fsmall = small_segments('f');
+$node->wait_for_catchup($standby);
+$node->poll_query_until('postgres', q{SELECT bool_and(backend_xmin IS NOT NULL) FROM pg_stat_replication})
+  or die 'the standby sends no feedback';
+($cursor, $first) = open_cursor('f');
+merge_and_refill('f');
+is($node->safe_psql('postgres',
+		qq{SELECT count(*) FROM vdb_segments('f_v') WHERE segment_id IN ($fsmall) AND state = 'dropped'}),
+	'2', 'with feedback, the merged-away segments wait while the standby cursor may read them');
+$node->wait_for_catchup($standby);
+
+$rest = $cursor->query_safe('FETCH ALL FROM c');
+$cursor->query_safe('CLOSE c');
+my ($returned, $skipped) = split /\|/,
+  $cursor->query_safe('SELECT returned, skipped_for_order FROM vdb_last_scan()');
+$cursor->query_safe('COMMIT');
+$cursor->quit;
+my (%seen, $n);
+($prev, $bad, $n) = (-1, 0, 0);
+for my $line (grep { /\|/ } split /\n/, "$first\n$rest")
+{
+	my ($id, $d) = split /\|/, $line;
+	$bad++ if $id > 600 || $d < $prev || $seen{$id}++;
+	$prev = $d;
+	$n++;
+}
+is($bad, 0, 'with feedback, the cursor returns rows of its snapshot, once each, in order');
+is($n + $skipped, 600, 'with feedback, every row of the snapshot is returned or counted as skipped for order');
+
+# Once the cursor is gone and the standby says so, the pages are reclaimed.
+my $reclaimed = 0;
+for (1 .. 60)
+{
+	$node->safe_psql('postgres', 'SELECT txid_current(); VACUUM f');
+	$reclaimed = $node->safe_psql('postgres',
+		qq{SELECT count(*) = 0 FROM vdb_segments('f_v') WHERE segment_id IN ($fsmall)}) eq 't';
+	last if $reclaimed;
+	sleep 1;
+}
+ok($reclaimed, 'after the cursor, the merged-away segments are reclaimed');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM vdb_check('f_v')}), '0',
+	'vdb_check is clean');
 
 done_testing();

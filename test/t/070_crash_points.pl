@@ -71,6 +71,31 @@ sub crash_at
 		"$step: crash recovery completed");
 }
 
+# Make the background sealer crash at a step: set the crash point in the
+# configuration, let VACUUM of the table launch a sealer, wait for its
+# PANIC and the restart, and clear the setting again.
+sub worker_crash_at
+{
+	my ($step, $t, $what) = @_;
+	my $logstart = -s $node->logfile;
+	$node->safe_psql('postgres', qq{
+LOAD 'vdb';
+ALTER SYSTEM SET vdb.auto_seal = on;
+ALTER SYSTEM SET vdb.debug_crash_at = '$step';
+SELECT pg_reload_conf();
+});
+	$node->psql('postgres', qq{VACUUM $t});
+	ok($node->wait_for_log(qr/PANIC:  vdb\.debug_crash_at: crashing at step "$step"/, $logstart),
+		"$what: the background sealer crashed at $step");
+	wait_for_restart($logstart);
+	$node->safe_psql('postgres', q{
+LOAD 'vdb';
+ALTER SYSTEM RESET vdb.debug_crash_at;
+SELECT pg_reload_conf();
+});
+	return;
+}
+
 # Segment states of an index, e.g. "sealed:1500,growing:0".
 sub states
 {
@@ -193,23 +218,8 @@ make_table('tw', 1500);
 $node->safe_psql('postgres',
 	q{INSERT INTO tw SELECT i, vec(i) FROM generate_series(1501, 2600) i});
 is(states('tw'), 'sealed:1500,frozen:1000,growing:100', 'worker: a frozen segment waits');
-my $logstart = -s $node->logfile;
 my ($ret, $out, $err);
-$node->safe_psql('postgres', q{
-LOAD 'vdb';
-ALTER SYSTEM SET vdb.auto_seal = on;
-ALTER SYSTEM SET vdb.debug_crash_at = 'seal_build';
-SELECT pg_reload_conf();
-});
-$node->psql('postgres', q{VACUUM tw});
-ok($node->wait_for_log(qr/PANIC:  vdb\.debug_crash_at: crashing at step "seal_build"/, $logstart),
-	'worker: the background sealer crashed in the middle of the run');
-wait_for_restart($logstart);
-$node->safe_psql('postgres', q{
-LOAD 'vdb';
-ALTER SYSTEM RESET vdb.debug_crash_at;
-SELECT pg_reload_conf();
-});
+worker_crash_at('seal_build', 'tw', 'worker');
 is(states('tw'), 'sealed:1500,frozen:1000,growing:100',
 	'worker: the segment is still frozen after restart');
 check_table('worker', 'tw', 2600);
@@ -238,21 +248,7 @@ INSERT INTO $t SELECT i, vec(i) FROM generate_series(601, 900) i;
 SELECT vdb_seal('${t}_v');
 });
 	is(states($t), 'sealed:300,sealed:300,growing:0,sealed:300', "$step: three small segments");
-	$logstart = -s $node->logfile;
-	$node->safe_psql('postgres', qq{
-LOAD 'vdb';
-ALTER SYSTEM SET vdb.debug_crash_at = '$step';
-SELECT pg_reload_conf();
-});
-	$node->psql('postgres', qq{VACUUM $t});
-	ok($node->wait_for_log(qr/PANIC:  vdb\.debug_crash_at: crashing at step "$step"/, $logstart),
-		"$step: the background sealer crashed in the merge");
-	wait_for_restart($logstart);
-	$node->safe_psql('postgres', q{
-LOAD 'vdb';
-ALTER SYSTEM RESET vdb.debug_crash_at;
-SELECT pg_reload_conf();
-});
+	worker_crash_at($step, $t, $step);
 	is(states($t), 'sealed:300,sealed:300,growing:0,sealed:300',
 		"$step: the segments are as they were after restart");
 	check_table($step, $t, 900);
