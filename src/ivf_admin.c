@@ -402,7 +402,15 @@ CheckChain(CheckState *cs, VdbSegment seg)
 			{
 				VdbSegment	target = VdbFindSegment(cs->meta, entry->assign_segid);
 
-				if (target == NULL || target->nlists == 0 || entry->assign_list >= target->nlists)
+				/*
+				 * The segment named at insert time may since have been
+				 * merged away and its slot reclaimed (ids are never
+				 * reused): the scan searches such entries as unassigned.
+				 * Only an id never handed out, or a list the named
+				 * segment lacks, is wrong.
+				 */
+				if (target == NULL ? entry->assign_segid >= cs->meta->next_segid :
+					(target->nlists == 0 || entry->assign_list >= target->nlists))
 					Problem(cs, "segment %u: block %u item %u is assigned to list %u of segment %u, which does not exist",
 							seg->segid, blkno, off, entry->assign_list, entry->assign_segid);
 			}

@@ -120,6 +120,71 @@ SELECT string_agg(concat_ws(':', segment_id, state, rows, dead_rows, lists, page
 FROM vdb_segments('$index')});
 }
 
+=item VdbTest::kill9_all($node)
+
+Kills the postmaster of $node and every server process at once with
+SIGKILL, as a power loss would: nobody gets to write, flush or clean up
+anything more.  The postmaster is stopped first so that it forks nothing
+while its children are listed.  Returns once they are all gone; start the
+node again with C<< $node->start >>.
+
+=cut
+
+sub kill9_all
+{
+	my ($node) = @_;
+	my $pidfile = $node->data_dir . '/postmaster.pid';
+	open(my $fh, '<', $pidfile) or die "could not read $pidfile: $!";
+	my $postmaster = <$fh>;
+	close($fh);
+	chomp $postmaster;
+
+	kill 'STOP', $postmaster;
+	my @children = grep { /^\d+$/ } map { s/\s//gr } split /\n/,
+	  `ps -o pid= --ppid $postmaster`;
+	$node->kill9;
+	kill 'KILL', @children;
+	# Until each is reaped: a new postmaster refuses to start while the
+	# PID in postmaster.pid exists, even as a zombie.
+	for my $pid ($postmaster, @children)
+	{
+		for (my $waited = 0; kill(0, $pid) && $waited < 600; $waited++)
+		{
+			select(undef, undef, undef, 0.05);
+		}
+	}
+	return;
+}
+
+=item VdbTest::check_exact_search($node, $table, $index, $what)
+
+Two tests, named after $what: a nearest-neighbour search on column C<v>
+of $table uses the vdb_ivf (L2) index $index, and with every list probed
+it returns exactly the distances a sequential scan returns, for five
+queries (the vectors of the five lowest C<id>s).
+
+=cut
+
+sub check_exact_search
+{
+	my ($node, $table, $index, $what) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+	like($node->safe_psql('postgres', qq{
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM $table ORDER BY v <-> (SELECT v FROM $table LIMIT 1) LIMIT 10}),
+		qr/Index Scan using $index/, "$what: the search uses the index");
+	my $q = qq{
+SELECT string_agg(a::text, ' ' ORDER BY q.id)
+FROM (SELECT id, v FROM $table WHERE v IS NOT NULL ORDER BY id LIMIT 5) q,
+LATERAL (SELECT array_agg(d ORDER BY n) a FROM (SELECT d, row_number() OVER () n
+	FROM (SELECT t.v <-> q.v d FROM $table t ORDER BY t.v <-> q.v LIMIT 10) s) s) s};
+	is($node->safe_psql('postgres', "SET enable_seqscan = off; SET vdb.probes = 32768; $q"),
+		$node->safe_psql('postgres', "SET enable_indexscan = off; $q"),
+		"$what: probing every list equals the exact result");
+	return;
+}
+
 =pod
 
 =back
