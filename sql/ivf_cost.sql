@@ -24,7 +24,11 @@ ANALYZE cost_items;
 EXPLAIN (COSTS OFF)
 SELECT id FROM cost_items ORDER BY embedding <-> cost_vec(1, 16) LIMIT 10;
 
--- A 10% filter: still the index scan, filtering as rows stream by.
+-- A 10% filter with a btree on it, on 10,000 rows of 16 dimensions: the
+-- index scan would probe about sqrt(10) times vdb.probes lists for the 100
+-- rows it must pull, while the btree finds the 1,000 rows cheaply; bitmap
+-- scan and sort.  (Measured here: 0.3-0.5 ms against 2.7 ms for the index
+-- scan, whose rows of another cluster's label lie deep in the stream.)
 EXPLAIN (COSTS OFF)
 SELECT id FROM cost_items WHERE label10 = 3 ORDER BY embedding <-> cost_vec(1, 16) LIMIT 10;
 

@@ -54,9 +54,18 @@ SELECT id FROM scan_items ORDER BY embedding <-> scan_vec(7, 8) LIMIT 10;
 -- probes (so it widens many times) and holds every row at most once.
 SELECT check_stream($$SELECT embedding <-> scan_vec(7, 8) AS d FROM scan_items
 	ORDER BY embedding <-> scan_vec(7, 8)$$);
-SELECT widenings > 0 AS widened, skipped_for_order > 0 AS skipped,
+SELECT widenings > 0 AS widened,
 	returned + skipped_for_order = 3400 AS all_accounted,
 	entries_scanned = entries_total AS read_everything, segments
+FROM vdb_last_scan();
+-- From a point between two clusters the first list's rows come back first
+-- (the first batch is trusted for 10 rows); widenings then find nearer rows
+-- of the other cluster's lists: those are skipped and counted, never
+-- returned out of order.
+SELECT check_stream($$SELECT embedding <-> ((scan_vec(0, 8) + scan_vec(2, 8))
+	* '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]') AS d FROM scan_items
+	ORDER BY embedding <-> ((scan_vec(0, 8) + scan_vec(2, 8)) * '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]')$$);
+SELECT skipped_for_order > 0 AS skipped, returned + skipped_for_order = 3400 AS all_accounted
 FROM vdb_last_scan();
 SELECT count(*) = count(DISTINCT id) AS no_duplicates FROM
 	(SELECT id FROM scan_items ORDER BY embedding <-> scan_vec(7, 8)) s;

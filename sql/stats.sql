@@ -65,9 +65,12 @@ RESET ROLE;
 DROP TABLE stats_other;
 DROP ROLE regress_vdb_stats_reader;
 
--- EXPLAIN shows the index serving a filtered ORDER BY ... LIMIT.
+-- EXPLAIN shows the index serving a filtered ORDER BY ... LIMIT.  (On
+-- 4,500 rows of 4 dimensions the planner rightly prefers a sequential scan
+-- and a sort for a 2% filter: ask for the index.)
 ANALYZE stats_items;
 SET vdb.probes = 1;
+SET enable_seqscan = off;
 EXPLAIN (COSTS OFF)
 SELECT id FROM stats_items WHERE label = 7 ORDER BY embedding <-> '[3,1,-2,1]' LIMIT 5;
 
@@ -85,10 +88,8 @@ SELECT segments, returned >= 5 AS returned_enough, widenings > 0 AS widened,
 FROM vdb_last_scan();
 
 -- Probing every list before the first row finds what an exact search finds.
--- (At this many probes the planner rightly prefers a sort: ask for the
--- index; the lists_probed check shows that the index ran.)
+-- (The lists_probed check shows that the index ran.)
 SET vdb.probes = 100;
-SET enable_seqscan = off;
 SELECT array_agg(id) AS ids FROM (
 	SELECT id FROM stats_items WHERE label = 7 ORDER BY embedding <-> '[3,1,-2,1]' LIMIT 5) q
 \gset index_

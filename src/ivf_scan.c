@@ -25,15 +25,36 @@
  *	- Candidates of a batch sit in a flat array made into a binary heap
  *	  ordered by (distance, heap TID), so the first k rows cost
  *	  O(n + k log n) and ties come out in TID order.
- *	- When a quarter of the candidates is used up (a filter or invisible rows
- *	  are eating the stream), the scan widens: the next lists by rank (the batch
- *	  doubles each time) and the growing entries assigned to them, merged into
- *	  the remaining candidates.  Widening before the pool runs dry means a new
- *	  row that sorts between the last row returned and the remaining ones is
- *	  still returned in its place; only a new row that sorts before the last
- *	  row returned cannot be returned without breaking the order: it is
- *	  skipped and counted.  The scan ends when every list has been read and
- *	  every candidate returned (or vdb.max_probes says stop).
+ *	- The scan widens (probes the next lists by rank, merging their entries
+ *	  and the growing entries assigned to them into the remaining
+ *	  candidates) before it returns a row when any of three rules asks:
+ *	  * Pool: a quarter of the candidates is used up (the next batch
+ *		doubles each time).
+ *	  * Distance: a probed list's gap is how much nearer the query its
+ *		nearest entry lies than its centroid; the largest gap seen stands
+ *		for what an unprobed list may hide.  Past the first
+ *		VDB_TRUSTED_ROWS rows (the k vdb.probes is tuned for), the next row
+ *		must not lie beyond the nearest unprobed centroid distance minus
+ *		that gap; if it does, every list whose centroid lies within the
+ *		row's distance plus the gap is probed first.  A filter that rejects
+ *		the query's natural neighbours makes the executor pull thousands of
+ *		rows; the rows it keeps lie in lists ranked far down, and this rule
+ *		reaches them before returning rows that sort after theirs.
+ *	  * Depth: before returning row r > VDB_TRUSTED_ROWS, at least
+ *		first batch x sqrt(r / VDB_TRUSTED_ROWS) lists: the rows deep in the
+ *		stream need more lists for the same recall, whatever the gaps say
+ *		(their estimate is noisy while few lists are probed).
+ *	  On Fashion-MNIST at vdb.probes 8 the rules probe 32 lists for 105 rows
+ *	  pulled (a random 10% filter), 103 for 1,041 (random 1%), 275 for 6,764
+ *	  (a 10% filter excluding the query's class), with recall@10 0.986-0.997
+ *	  under those filters where the pool rule alone gave 0.83-0.88.  The first
+ *	  VDB_TRUSTED_ROWS rows need no rule: unfiltered LIMIT 10 queries read
+ *	  exactly the first batch.  Widening before the pool runs dry means a
+ *	  new row that sorts between the last row returned and the remaining
+ *	  ones is still returned in its place; only a new row that sorts before
+ *	  the last row returned cannot be returned without breaking the order:
+ *	  it is skipped and counted.  The scan ends when every list has been
+ *	  read and every candidate returned (or vdb.max_probes says stop).
  *
  * Sealed lists (format 2) hold SQ8 codes with the float entries behind
  * them.  A code gives a lower bound on the row's exact distance (sq8.h:
@@ -99,6 +120,9 @@ VdbScanStats vdb_last_scan_stats;
 static bool vdb_last_scan_valid = false;
 
 int			vdb_max_probes = 0;
+
+/* Widenings after which the unprobed lists are kept sorted by rank. */
+#define VDB_SORT_AFTER_WIDENINGS	4
 
 /*
  * One candidate row: its heap TID and either its exact internal distance
@@ -175,6 +199,22 @@ typedef struct VdbScanOpaqueData
 	uint32		list_limit;		/* vdb.max_probes cap, in lists */
 	uint32		next_batch;		/* lists in the next widening */
 	int			round;
+	uint32		first_batch;	/* lists in the first batch */
+	int64		deeper_at;		/* rows returned that call for more lists */
+	bool		rest_sorted;	/* ranked[nranked_taken ..) is in rank order */
+
+	/*
+	 * The distance rule: a probed list's gap is how much nearer the query
+	 * its nearest entry lies than its centroid does (in internal distance
+	 * units); an unprobed list is assumed to hide nothing nearer than its
+	 * centroid distance minus the largest gap seen.
+	 */
+	bool		have_gap;
+	float		max_gap;
+	float		rank_offset;	/* rank + offset = centroid distance (L2:
+								 * |q|^2, ranks omit it) */
+	float		next_centroid;	/* centroid distance of the nearest
+								 * unprobed list, infinity if none */
 
 	/* growing and frozen segments */
 	VdbChainPage *chain_pages;
@@ -302,6 +342,26 @@ SiftDown(VdbCandidate *heap, int n, int i)
 			break;
 		heap[i] = heap[child];
 		i = child;
+	}
+	heap[i] = item;
+}
+
+/*
+ * Restore the heap property above position i (a candidate added at i).
+ */
+static void
+SiftUp(VdbCandidate *heap, int i)
+{
+	VdbCandidate item = heap[i];
+
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (!CandidateBefore(&item, &heap[parent]))
+			break;
+		heap[i] = heap[parent];
+		i = parent;
 	}
 	heap[i] = item;
 }
@@ -993,9 +1053,10 @@ SegmentOfList(VdbScanOpaque so, uint32 g)
  * exact value: compute the exact value of the 2n + 16 first by current
  * value, then of every list still bounded below the n-th exact value found
  * (a bound is never above the exact value, so no other list can be among
- * the n first).  Lists never probed keep their bounds.
+ * the n first).  Lists never probed keep their bounds.  Returns whether
+ * any value changed (the order of r is then that of a selection).
  */
-static void
+static bool
 RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 {
 	uint32		first = Min(m, 2 * n + 16);
@@ -1003,7 +1064,7 @@ RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 	bool		any = false;
 
 	if (!so->ranked_bounds || n == 0 || n >= m)
-		return;					/* all exact, or every list goes */
+		return false;			/* all exact, or every list goes */
 	SelectNearestLists(r, m, first);
 	for (uint32 i = 0; i < first; i++)
 	{
@@ -1018,7 +1079,7 @@ RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 		}
 	}
 	if (!any)
-		return;
+		return false;
 	SelectNearestLists(r, first, n);
 	for (uint32 i = 0; i < n; i++)
 		nth = Max(nth, r[i].distance);
@@ -1033,6 +1094,7 @@ RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 			r[i].exact = true;
 		}
 	}
+	return true;
 }
 
 /*
@@ -1049,6 +1111,91 @@ CompareRankedByList(const void *a, const void *b)
 }
 
 /*
+ * After reading one list's entries (cand[from .. ncand)), widen the largest
+ * gap by its own: how much nearer its nearest entry is than its centroid.
+ */
+static void
+NoteListGap(VdbScanOpaque so, float rank, int from)
+{
+	float		nearest = get_float4_infinity();
+	float		gap;
+
+	if (so->no_order || from == so->ncand)
+		return;
+	for (int i = from; i < so->ncand; i++)
+		nearest = Min(nearest, so->cand[i].distance);
+	gap = rank + so->rank_offset - nearest;
+	if (isnan(gap) || isinf(gap))
+		return;					/* overflowing inner products: no estimate */
+	if (!so->have_gap || gap > so->max_gap)
+		so->max_gap = gap;
+	so->have_gap = true;
+}
+
+/*
+ * Centroid distance of the nearest list not probed yet, or infinity when no
+ * list may be probed any more.
+ */
+static float
+NextCentroidDistance(VdbScanOpaque so)
+{
+	float		best = get_float4_infinity();
+
+	if (so->nranked_taken >= so->list_limit)
+		return best;
+	if (so->rest_sorted)
+		return so->ranked[so->nranked_taken].distance + so->rank_offset;
+	for (uint32 i = so->nranked_taken; i < so->nlists; i++)
+		best = Min(best, so->ranked[i].distance);
+	return best + so->rank_offset;
+}
+
+/*
+ * How many unprobed lists have a centroid distance below the bound: those
+ * that may hide a row nearer than the bound plus the largest gap.
+ */
+static uint32
+UnprobedBelow(VdbScanOpaque so, float centroid_bound)
+{
+	float		bound = centroid_bound - so->rank_offset;
+	uint32		n = 0;
+
+	if (so->rest_sorted)
+	{
+		while (so->nranked_taken + n < so->nlists &&
+			   so->ranked[so->nranked_taken + n].distance < bound)
+			n++;
+		return n;
+	}
+	for (uint32 i = so->nranked_taken; i < so->nlists; i++)
+		if (so->ranked[i].distance < bound)
+			n++;
+	return n;
+}
+
+/*
+ * Lists the depth rule asks for before returning row number rows.
+ */
+static uint32
+DepthLists(VdbScanOpaque so, int64 rows)
+{
+	double		n = so->first_batch * sqrt((double) Max(rows, 1) / VDB_TRUSTED_ROWS);
+
+	return (uint32) Min(ceil(n), (double) so->nlists);
+}
+
+/*
+ * qsort order of ranked lists: RankedBefore.
+ */
+static int
+CompareRanked(const void *a, const void *b)
+{
+	if (RankedBefore(a, b))
+		return -1;
+	return RankedBefore(b, a) ? 1 : 0;
+}
+
+/*
  * Probe the next n lists by rank: read their posting lists and, after the
  * first batch, the growing entries assigned to them.
  */
@@ -1060,8 +1207,13 @@ ProbeLists(IndexScanDesc scan, uint32 n)
 	int			seg = 0;
 
 	n = Min(n, so->nlists - so->nranked_taken);
-	RefineRanking(so, batch, so->nlists - so->nranked_taken, n);
-	SelectNearestLists(batch, so->nlists - so->nranked_taken, n);
+	if (RefineRanking(so, batch, so->nlists - so->nranked_taken, n) && so->rest_sorted)
+	{
+		/* some bounds became exact values: sort the rest again */
+		qsort(batch, so->nlists - so->nranked_taken, sizeof(VdbRankedList), CompareRanked);
+	}
+	else if (!so->rest_sorted)
+		SelectNearestLists(batch, so->nlists - so->nranked_taken, n);
 	qsort(batch, n, sizeof(VdbRankedList), CompareRankedByList);
 	so->nranked_taken += n;
 
@@ -1071,10 +1223,25 @@ ProbeLists(IndexScanDesc scan, uint32 n)
 	for (uint32 i = 0; i < n; i++)
 	{
 		uint32		list = batch[i].list;
+		int			from = so->ncand;
 
 		while (seg + 1 < so->nsealed && so->sealed[seg + 1].first_list <= list)
 			seg++;
 		ReadPostingList(scan, seg, list - so->sealed[seg].first_list);
+		NoteListGap(so, batch[i].distance, from);
+	}
+	so->next_centroid = NextCentroidDistance(so);
+
+	/* rows after which the depth rule wants more than the lists taken */
+	if (so->no_order || so->first_batch == 0 || so->nranked_taken >= so->list_limit)
+		so->deeper_at = PG_INT64_MAX;
+	else
+	{
+		double		r = VDB_TRUSTED_ROWS * pow((double) so->nranked_taken / so->first_batch, 2);
+
+		so->deeper_at = Max((int64) ceil(r), VDB_TRUSTED_ROWS);
+		while (DepthLists(so, so->deeper_at + 1) <= so->nranked_taken)
+			so->deeper_at++;
 	}
 
 	/* Growing entries waiting for these lists (their pages, once each). */
@@ -1147,6 +1314,9 @@ StartScan(IndexScanDesc scan)
 		/* a zero query under cosine has no direction: every distance is NaN */
 		if (!VdbPrepareVector(so->kind, so->query, so->dim))
 			so->no_order = true;
+		/* L2 ranks are |c|^2 - 2 q.c: add |q|^2 for the distance */
+		if (so->kind == VDB_DISTANCE_L2)
+			so->rank_offset = VectorInnerProduct(so->dim, so->query, so->query);
 
 		/*
 		 * Cosine: the scan's dot product of normalised float vectors and the
@@ -1235,6 +1405,7 @@ StartScan(IndexScanDesc scan)
 	else
 		first_batch = Min(so->list_limit, (uint64) Max(vdb_probes, 1) * so->nsealed);
 	so->next_batch = Max(first_batch, 1);
+	so->first_batch = first_batch;
 
 	ProbeLists(scan, first_batch);
 
@@ -1253,15 +1424,16 @@ StartScan(IndexScanDesc scan)
 }
 
 /*
- * Widen: probe the next batch of lists.  Returns false when nothing is left
- * to probe.
+ * Widen: probe n more lists by rank (0: the next doubling batch) and merge
+ * their candidates into the heap.  Returns false when nothing is left to
+ * probe.
  */
 static bool
-WidenScan(IndexScanDesc scan)
+WidenScan(IndexScanDesc scan, uint32 n)
 {
 	VdbScanOpaque so = (VdbScanOpaque) scan->opaque;
 	MemoryContext oldcxt;
-	uint32		n;
+	int			old_ncand = so->ncand;
 
 	if (so->nranked_taken >= so->list_limit)
 		return false;
@@ -1269,11 +1441,35 @@ WidenScan(IndexScanDesc scan)
 	oldcxt = MemoryContextSwitchTo(so->scan_cxt);
 	so->round++;
 	so->stats.widenings++;
-	n = Min(so->next_batch, so->list_limit - so->nranked_taken);
-	so->next_batch = (uint32) Min((uint64) so->next_batch * 2, PG_UINT32_MAX);
-	/* new candidates are appended to the remaining ones, then one heapify */
+	if (n == 0)
+	{
+		n = so->next_batch;
+		so->next_batch = (uint32) Min((uint64) so->next_batch * 2, PG_UINT32_MAX);
+	}
+	n = Max(1, Min(n, so->list_limit - so->nranked_taken));
+
+	/*
+	 * A scan that keeps widening (a filter deep into the stream) takes lists
+	 * in rank order from here on: sort the rest once rather than select from
+	 * it each time.
+	 */
+	if (!so->rest_sorted && so->stats.widenings >= VDB_SORT_AFTER_WIDENINGS)
+	{
+		qsort(so->ranked + so->nranked_taken, so->nlists - so->nranked_taken,
+			  sizeof(VdbRankedList), CompareRanked);
+		so->rest_sorted = true;
+	}
+
+	/* new candidates are appended to the remaining ones, then merged */
 	ProbeLists(scan, n);
-	Heapify(so->cand, so->ncand);
+	if ((so->ncand - old_ncand) * 8 < old_ncand)
+	{
+		/* a few lists into a large pool: insert them one by one */
+		for (int i = old_ncand; i < so->ncand; i++)
+			SiftUp(so->cand, i);
+	}
+	else
+		Heapify(so->cand, so->ncand);
 	so->widen_below = so->ncand - so->ncand / 4;
 	MemoryContextSwitchTo(oldcxt);
 	return true;
@@ -1373,10 +1569,29 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		 * a half cut the rows skipped for order fivefold; unfiltered LIMIT
 		 * queries stop long before it).
 		 */
-		if (so->ncand <= so->widen_below && WidenScan(scan))
+		if (so->ncand <= so->widen_below && WidenScan(scan, 0))
 			continue;
 		if (so->ncand == 0)
 			return false;
+
+		/*
+		 * The distance rule, past the rows the first batch is trusted for:
+		 * the next row must not lie beyond what the nearest unprobed list
+		 * may hide (its centroid distance minus the largest gap seen);
+		 * otherwise probe every list that may hide a nearer row first.
+		 */
+		if (so->have_gap && so->stats.returned >= VDB_TRUSTED_ROWS &&
+			so->cand[0].distance > so->next_centroid - so->max_gap &&
+			WidenScan(scan, UnprobedBelow(so, so->cand[0].distance + so->max_gap)))
+			continue;
+
+		/*
+		 * The depth rule: at least first_batch * sqrt(rows / trusted rows)
+		 * lists before returning more rows, whatever the gaps say.
+		 */
+		if (so->stats.returned >= so->deeper_at &&
+			WidenScan(scan, DepthLists(so, so->stats.returned + 1) - so->nranked_taken))
+			continue;
 
 		/*
 		 * The first candidate only has a lower bound: every other one is at

@@ -85,6 +85,13 @@ typedef struct VdbChainSummary
 	MemoryContext cxt;			/* where the arrays grow */
 } VdbChainSummary;
 
+/*
+ * Rows a scan's first batch (vdb.probes lists) is trusted for: the k that
+ * vdb.probes is tuned for.  Deeper rows (a filter, a larger LIMIT) are
+ * guarded by the scan's distance rule; the cost model follows it.
+ */
+#define VDB_TRUSTED_ROWS	10
+
 /* Settings registered by IvfScanInit(). */
 extern int	vdb_max_probes;
 
