@@ -6,7 +6,9 @@ pixel values 0..255 as float32.  The one reader of the idx files for every
 benchmark script here.
 """
 import gzip
+import io
 import os
+import time
 
 import numpy as np
 
@@ -60,3 +62,18 @@ def exact_neighbours(base, queries, k):
             ids[start + i, :len(order)] = order
             dists[start + i, :len(order)] = d[i, order]
     return ids, np.sqrt(np.maximum(dists, 0))
+
+
+def load_table(cur, base, labels, table="fmnist"):
+    """A fresh table (id, label, embedding vector(784) STORAGE PLAIN) holding
+    the base rows, by one COPY, then VACUUM ANALYZE; seconds the COPY took."""
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(f"CREATE TABLE {table} (id int, label int, embedding vector({base.shape[1]}))")
+    cur.execute(f"ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN")
+    text = io.StringIO("".join(f"{i}\t{labels[i]}\t{vector_literal(v)}\n"
+                               for i, v in enumerate(base)))
+    t = time.perf_counter()
+    cur.copy_expert(f"COPY {table} (id, label, embedding) FROM STDIN", text)
+    seconds = time.perf_counter() - t
+    cur.execute(f"VACUUM ANALYZE {table}")
+    return seconds

@@ -12,7 +12,6 @@ Connects with the usual PG* environment variables (see README.md, or use
 run.sh which starts a private server).  Prints a Markdown report.
 """
 import argparse
-import io
 import os
 import sys
 import time
@@ -80,15 +79,7 @@ def main():
     report = []
     if not args.skip_load:
         cur.execute("CREATE EXTENSION IF NOT EXISTS vdb")
-        cur.execute("DROP TABLE IF EXISTS fmnist")
-        cur.execute("CREATE TABLE fmnist (id int, label int, embedding vector(784))")
-        cur.execute("ALTER TABLE fmnist ALTER COLUMN embedding SET STORAGE PLAIN")
-        text = io.StringIO("".join(f"{i}\t{base_labels[i]}\t{fmnist.vector_literal(v)}\n"
-                                   for i, v in enumerate(base)))
-        t = time.perf_counter()
-        cur.copy_expert("COPY fmnist (id, label, embedding) FROM STDIN", text)
-        load = time.perf_counter() - t
-        cur.execute("VACUUM ANALYZE fmnist")
+        load = fmnist.load_table(cur, base, base_labels)
         t = time.perf_counter()
         cur.execute("CREATE INDEX fmnist_ivf ON fmnist USING vdb_ivf (embedding vector_l2_ops)")
         build = time.perf_counter() - t

@@ -15,7 +15,6 @@ Connects with the usual PG* environment variables; run through sq8_ab.sh
 for a private server.
 """
 import argparse
-import io
 import os
 import re
 import statistics
@@ -27,7 +26,7 @@ import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import fmnist  # noqa: E402
-from bench import recall, run_queries  # noqa: E402
+from bench import recall  # noqa: E402
 
 
 def main():
@@ -63,15 +62,7 @@ def main():
     cur = conn.cursor()
     if not args.skip_load:
         cur.execute("CREATE EXTENSION IF NOT EXISTS vdb")
-        cur.execute("DROP TABLE IF EXISTS fmnist")
-        cur.execute("CREATE TABLE fmnist (id int, label int, embedding vector(784))")
-        cur.execute("ALTER TABLE fmnist ALTER COLUMN embedding SET STORAGE PLAIN")
-        text = io.StringIO("".join(f"{i}\t{base_labels[i]}\t{fmnist.vector_literal(v)}\n"
-                                   for i, v in enumerate(base)))
-        cur.copy_expert("COPY fmnist (id, label, embedding) FROM STDIN", text)
-        cur.execute("VACUUM ANALYZE fmnist")
-    sql = "SELECT id FROM fmnist ORDER BY embedding <-> %s::vector LIMIT " + str(k)
-    with_opts = f" WITH ({args.index_options})" if args.index_options else ""
+        fmnist.load_table(cur, base, base_labels)
 
     sizes = {}
     for fmt in (1, 2):
