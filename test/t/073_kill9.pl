@@ -269,7 +269,9 @@ is($node->safe_psql('postgres', qq{
 SELECT count(*) FILTER (WHERE id <= 3 * $k) || '|' || count(*) FILTER (WHERE id > 3 * ($k + 1))
 	|| '|' || (SELECT count(*) FROM w WHERE id <= 60000 AND id % 3 <> 0)
 FROM w WHERE id <= 60000 AND id % 3 = 0}),
-	'0|' . (20000 - $k - 1) . '|40000',
+	# the statement after the last acknowledged one may or may not have
+	# committed; a deleter that finished all 20,000 left none in flight
+	'0|' . ($k < 20000 ? 20000 - $k - 1 : 0) . '|40000',
 	'writes: every acknowledged delete is done, no later one, other rows untouched');
 is($node->safe_psql('postgres', q{SELECT count(*) - count(DISTINCT id) FROM w}), '0',
 	'writes: no row is duplicated');
