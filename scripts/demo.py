@@ -96,7 +96,7 @@ def main():
         print(f"   id {rid:6d}  {LABELS[lab]:12s} distance {dist:8.1f}")
 
     print(f"== recall@10 over {len(queries)} queries against exact search")
-    truth = fmnist.exact_neighbours(base, queries, 10)
+    truth, _ = fmnist.exact_neighbours(base, queries, 10)
     hits = 0
     elapsed = 0.0
     for i, v in enumerate(queries):
