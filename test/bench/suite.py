@@ -220,6 +220,24 @@ def read_bandwidth():
     return best
 
 
+def finish_report(path, title, lines, checks, after=()):
+    """Write a report (its lines, then a table of the target checks, then
+    `after`), print it, and exit 1 naming every missed target."""
+    table = [f"\n## {title}\n", "| target | measured | |", "|---|---|---|"]
+    table += [f"| {t} | {m} | {'met' if ok else '**missed**'} |" for t, m, ok in checks]
+    report = "\n".join(list(lines) + table + list(after)) + "\n"
+    with open(path, "w") as f:
+        f.write(report)
+    print(report)
+    missed = [c for c in checks if not c[2]]
+    if missed:
+        print(f"{len(missed)} of {len(checks)} targets missed:", file=sys.stderr)
+        for t, m, _ in missed:
+            print(f"  MISSED: {t}: {m}", file=sys.stderr)
+        sys.exit(1)
+    print(f"all {len(checks)} targets met", file=sys.stderr)
+
+
 def loadavg():
     return "%.2f %.2f %.2f" % os.getloadavg()
 
@@ -901,23 +919,11 @@ def main():
              "/work/shared/research/baselines.md (measured on a quiet machine of this kind), "
              "marked \"reference\""),
             f"- suite time {elapsed / 60:.1f} min\n"]
-    missed = [c for c in s.checks if not c[2]]
-    tail = ["\n## Targets (issue 6)\n", "| target | measured | |", "|---|---|---|"]
-    tail += [f"| {t} | {m} | {'met' if ok else '**missed**'} |" for t, m, ok in s.checks]
-    tail = getattr(s, "pgvector_lines", []) + tail
-    tail += [f"\n![{f}]({f})" for f in files]
-    body = [line for n in sorted(s.lines) for line in s.lines[n]]
-    report = "\n".join(head + body + tail) + "\n"
-    path = os.path.join(args.out, f"{stamp}-standard.md")
-    with open(path, "w") as f:
-        f.write(report)
-    print(report)
-    if missed:
-        print(f"{len(missed)} of {len(s.checks)} targets missed:", file=sys.stderr)
-        for t, m, _ in missed:
-            print(f"  MISSED: {t}: {m}", file=sys.stderr)
-        sys.exit(1)
-    print(f"all {len(s.checks)} targets met", file=sys.stderr)
+    body = getattr(s, "pgvector_lines", [])
+    images = [f"\n![{f}]({f})" for f in files]
+    finish_report(os.path.join(args.out, f"{stamp}-standard.md"), "Targets (issue 6)",
+                  head + [line for n in sorted(s.lines) for line in s.lines[n]] + body,
+                  s.checks, images)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite import (K, connect, loadavg, log, machine, mean_recall,  # noqa: E402
-                   read_bandwidth, run_queries, segments, segments_text)
+from suite import (K, connect, finish_report, loadavg, log, machine,  # noqa: E402
+                   mean_recall, read_bandwidth, run_queries, segments, segments_text)
 
 DIM = 128
 
@@ -314,19 +314,8 @@ def main():
             f"- commit {rev}; private PostgreSQL server, shared_buffers {s.cur.fetchone()[0]}, "
             "STORAGE PLAIN, one client through psycopg2 over a Unix socket",
             f"- suite time {elapsed / 60:.1f} min\n"]
-    missed = [c for c in s.checks if not c[2]]
-    tail = ["\n## Targets (issue 6, 1M rows)\n", "| target | measured | |", "|---|---|---|"]
-    tail += [f"| {t} | {m} | {'met' if ok else '**missed**'} |" for t, m, ok in s.checks]
-    report = "\n".join(head + s.lines + tail) + "\n"
-    path = os.path.join(args.out, f"{stamp}-1m.md")
-    with open(path, "w") as f:
-        f.write(report)
-    print(report)
-    if missed:
-        for t, m, _ in missed:
-            print(f"  MISSED: {t}: {m}", file=sys.stderr)
-        sys.exit(1)
-
+    finish_report(os.path.join(args.out, f"{stamp}-1m.md"), "Targets (issue 6, 1M rows)",
+                  head + s.lines, s.checks)
 
 if __name__ == "__main__":
     try:

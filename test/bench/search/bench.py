@@ -21,6 +21,7 @@ import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import fmnist  # noqa: E402
+from suite import run_queries  # noqa: E402
 
 
 def recall(got, truth_dists, base, query, k):
@@ -30,22 +31,6 @@ def recall(got, truth_dists, base, query, k):
     limit = truth_dists[k - 1] * (1 + 1e-6) + 1e-6
     d = np.sqrt(((base[got] - query) ** 2).sum(axis=1))
     return float((d <= limit).sum()) / k
-
-
-def run_queries(cur, sql, params, warmup, rounds=1):
-    """Run every query once per round; the results and the best round's QPS."""
-    for p in params[:warmup]:
-        cur.execute(sql, p)
-        cur.fetchall()
-    best = 0.0
-    for _ in range(rounds):
-        results = []
-        start = time.perf_counter()
-        for p in params:
-            cur.execute(sql, p)
-            results.append([r[0] for r in cur.fetchall()])
-        best = max(best, len(params) / (time.perf_counter() - start))
-    return results, best
 
 
 def main():
