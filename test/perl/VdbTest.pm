@@ -78,6 +78,28 @@ CREATE FUNCTION vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS \$\$
 	return;
 }
 
+=item VdbTest::create_clustered_vec($node, $dbname)
+
+Creates the SQL function C<clustered_vec(i int)> in database $dbname of
+$node, which must already have the vdb extension: a deterministic
+16-dimensional vector for every i, in 30 clusters by C<i % 30> with a
+little noise, rounded to 4 decimals (so dumps restore it exactly).
+
+=cut
+
+sub create_clustered_vec
+{
+	my ($node, $dbname) = @_;
+
+	$node->safe_psql($dbname, q{
+CREATE FUNCTION clustered_vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
+	SELECT ('[' || string_agg(round((sin((i % 30) * 7 + j) * 3
+		+ sin(i * 12.9898 + j * 78.233) * 0.4)::numeric, 4)::text, ',' ORDER BY j) || ']')::vector
+	FROM generate_series(1, 16) j $$;
+});
+	return;
+}
+
 =item VdbTest::check_index($node, $index, $table, $what)
 
 Two tests, named after $what: vdb_check finds nothing wrong with the

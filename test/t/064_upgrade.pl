@@ -19,6 +19,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use VdbTest;
 
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
@@ -28,13 +29,10 @@ $node->start;
 my $version = q{SELECT extversion FROM pg_extension WHERE extname = 'vdb'};
 
 $node->safe_psql('postgres', 'CREATE DATABASE up');
+$node->safe_psql('up', q{CREATE EXTENSION vdb VERSION '0.1.0';});
+VdbTest::create_clustered_vec($node, 'up');
 $node->safe_psql(
 	'up', q{
-CREATE EXTENSION vdb VERSION '0.1.0';
-CREATE FUNCTION clustered_vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
-	SELECT ('[' || string_agg(round((sin((i % 30) * 7 + j) * 3
-		+ sin(i * 12.9898 + j * 78.233) * 0.4)::numeric, 4)::text, ',' ORDER BY j) || ']')::vector
-	FROM generate_series(1, 16) j $$;
 CREATE TABLE items (id int PRIMARY KEY, label int, embedding vector(16)) USING vdb;
 INSERT INTO items SELECT i, i % 7, clustered_vec(i) FROM generate_series(1, 3000) i;
 CREATE INDEX items_l2 ON items USING vdb_ivf (embedding vector_l2_ops)

@@ -19,6 +19,7 @@ use File::Path qw(make_path);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use VdbTest;
 
 # The commit of main that vdb 0.1.0 (sql/vdb--0.1.0.sql) was taken from.
 my $release = '33dedaaecfb6dfbe8131f4d8383d44e29f287489';
@@ -66,13 +67,10 @@ copy("$old_src/sql/vdb--0.1.0.sql", "$extdir/vdb--0.1.0.sql") or die $!;
 $node->init;
 $node->append_conf('postgresql.conf', 'autovacuum = off');
 $node->start;
+$node->safe_psql('postgres', q{CREATE EXTENSION vdb;});
+VdbTest::create_clustered_vec($node, 'postgres');
 $node->safe_psql(
 	'postgres', q{
-CREATE EXTENSION vdb;
-CREATE FUNCTION clustered_vec(i int) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
-	SELECT ('[' || string_agg(round((sin((i % 30) * 7 + j) * 3
-		+ sin(i * 12.9898 + j * 78.233) * 0.4)::numeric, 4)::text, ',' ORDER BY j) || ']')::vector
-	FROM generate_series(1, 16) j $$;
 CREATE TABLE items (id int PRIMARY KEY, label int, embedding vector(16)) USING vdb;
 INSERT INTO items SELECT i, i % 7, clustered_vec(i) FROM generate_series(1, 3000) i;
 CREATE INDEX items_l2 ON items USING vdb_ivf (embedding) WITH (segment_rows = 1000, lists = 8);
