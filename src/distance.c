@@ -197,32 +197,40 @@ Sq8DotScalar(int dim, const float *w, const uint8 *code)
 
 /*
  * Portable exact integer squared L2 distance from a quantized query to SQ8
- * codes.
+ * codes, a step of SQ8_INT_STEP dimensions at a time (see distance.h for
+ * limit).
  */
 static uint32
-Sq8L2IntScalar(int dim, const int16 *q, const uint8 *code)
+Sq8L2IntScalar(int dim, const int16 *q, const uint8 *code, uint32 limit)
 {
-	uint32		acc[DISTANCE_LANES] = {0};
 	uint32		sum = 0;
-	int			i = 0;
 
-	for (; i + DISTANCE_LANES <= dim; i += DISTANCE_LANES)
+	for (int step = 0; step < dim; step += SQ8_INT_STEP)
 	{
-		for (int j = 0; j < DISTANCE_LANES; j++)
+		int			end = Min(dim, step + SQ8_INT_STEP);
+		uint32		acc[DISTANCE_LANES] = {0};
+		int			i = step;
+
+		for (; i + DISTANCE_LANES <= end; i += DISTANCE_LANES)
 		{
-			int32		d = (int32) q[i + j] - (int32) code[i + j];
+			for (int j = 0; j < DISTANCE_LANES; j++)
+			{
+				int32		d = (int32) q[i + j] - (int32) code[i + j];
 
-			acc[j] += (uint32) (d * d);
+				acc[j] += (uint32) (d * d);
+			}
 		}
-	}
-	for (; i < dim; i++)
-	{
-		int32		d = (int32) q[i] - (int32) code[i];
+		for (; i < end; i++)
+		{
+			int32		d = (int32) q[i] - (int32) code[i];
 
-		sum += (uint32) (d * d);
+			sum += (uint32) (d * d);
+		}
+		for (int j = 0; j < DISTANCE_LANES; j++)
+			sum += acc[j];
+		if (sum > limit)
+			break;
 	}
-	for (int j = 0; j < DISTANCE_LANES; j++)
-		sum += acc[j];
 	return sum;
 }
 

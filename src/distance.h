@@ -71,20 +71,30 @@ extern Sq8L2Kernel VectorSq8L2Squared;
 extern Sq8DotKernel VectorSq8Dot;
 
 /*
- * VectorSq8L2Int(dim, q, code) = sum (q[i] - code[i])^2, exact: integer
- * arithmetic throughout.  For codes sharing one scale s across dimensions,
- * with q[i] the query quantized to the same grid, s * sqrt(result) is the
- * exact distance between the two decoded vectors, so a caller's bounds need
- * no rounding term for it.  Requires -255 <= q[i] <= 510 (so that every
- * square fits 18 bits) and dim <= 8000 (so that the sum fits 31 bits).
+ * VectorSq8L2Int(dim, q, code, limit) = sum (q[i] - code[i])^2, exact:
+ * integer arithmetic throughout.  For codes sharing one scale s across
+ * dimensions, with q[i] the query quantized to the same grid, s *
+ * sqrt(result) is the exact distance between the two decoded vectors, so a
+ * caller's bounds need no rounding term for it.  Requires -255 <= q[i] <=
+ * 510 (so that every square fits 18 bits) and dim <= 8000 (so that the sum
+ * fits 31 bits).
+ *
+ * The kernel may stop early once a partial sum exceeds limit (checked every
+ * SQ8_INT_STEP dimensions) and return that partial sum: every term is
+ * non-negative, so the result is then still at most the full sum, and above
+ * limit.  A result at or below limit is always the full sum.  Callers that
+ * rank many codes but only care about the nearest pass the distance past
+ * which they stop caring; PG_UINT32_MAX asks for the full sum.
  */
-typedef uint32 (*Sq8IntL2Kernel) (int dim, const int16 *q, const uint8 *code);
+typedef uint32 (*Sq8IntL2Kernel) (int dim, const int16 *q, const uint8 *code,
+								  uint32 limit);
 
 extern Sq8IntL2Kernel VectorSq8L2Int;
 
 #define SQ8_INT_QUERY_MIN	(-255)
 #define SQ8_INT_QUERY_MAX	510
 #define SQ8_INT_MAX_DIM		8000
+#define SQ8_INT_STEP		128
 
 /* Name of the kernel family in use ("avx512", "avx2", "scalar"), for tests. */
 extern const char *DistanceKernelName(void);

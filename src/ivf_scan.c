@@ -148,6 +148,19 @@ typedef struct VdbRankedList
 } VdbRankedList;
 
 /*
+ * The k smallest values a ranking has seen (a max-heap).  The k-th is the
+ * distance past which the ranking of entries stops caring how far a code
+ * lies (VdbSq8SetBeyond), and the one that finds the lists a batch may take
+ * without a selection over all of them (PartitionRanked).
+ */
+typedef struct VdbKthSmallest
+{
+	int			k;
+	int			n;
+	float	   *heap;			/* heap[0] is the largest kept */
+} VdbKthSmallest;
+
+/*
  * A sealed segment as this scan sees it, with the query prepared for its
  * SQ8 codes when the scan first reads one of its lists (sq8.h).
  */
@@ -195,6 +208,10 @@ typedef struct VdbScanOpaqueData
 	VdbRankedList *ranked;
 	uint32		nranked_taken;	/* ranked[0 .. nranked_taken) were probed */
 	bool		ranked_bounds;	/* some lists are ranked by bounds (codes) */
+	uint32		ranked_near;	/* ranked[0 .. ranked_near) holds the
+								 * RefineCount(first batch) lists with the
+								 * smallest bounds (0: unknown) */
+	double		query_norm2;	/* |q|^2 */
 	int32	   *list_round;		/* batch that probed each list, -1 = none */
 	uint32		list_limit;		/* vdb.max_probes cap, in lists */
 	uint32		next_batch;		/* lists in the next widening */
@@ -223,6 +240,14 @@ typedef struct VdbScanOpaqueData
 	VdbDeferred *deferred;
 	int			ndeferred;
 	int			deferred_capacity;
+
+	/* the VDB_TRUSTED_ROWS smallest bounds of the first batch */
+	VdbKthSmallest entry_kth;
+	/* one page's codes, for VdbSq8LowerBounds */
+	int			batch_capacity;
+	const uint8 **batch_codes;
+	float	   *batch_errors;
+	float	   *batch_bounds;
 
 	/* candidates of the current batch: a binary heap */
 	VdbCandidate *cand;
@@ -409,6 +434,17 @@ RankedBefore(const VdbRankedList *a, const VdbRankedList *b)
 }
 
 /*
+ * qsort order of ranked lists: RankedBefore.
+ */
+static int
+CompareRanked(const void *a, const void *b)
+{
+	if (RankedBefore(a, b))
+		return -1;
+	return RankedBefore(b, a) ? 1 : 0;
+}
+
+/*
  * Partial selection: move the k first lists of r[0 .. n) (in ranking order)
  * to r[0 .. k), in no particular order.  Expected O(n).
  */
@@ -505,11 +541,79 @@ SqlDistance(VdbScanOpaque so, float distance)
 }
 
 /*
- * Make room for n more candidates.
+ * Start a KthSmallest for k values.
+ */
+static void
+KthInit(VdbKthSmallest *t, int k)
+{
+	t->k = Max(k, 1);
+	t->n = 0;
+	t->heap = palloc(sizeof(float) * t->k);
+}
+
+/*
+ * The k-th smallest value seen, or infinity before k were.
+ */
+static float
+KthValue(const VdbKthSmallest *t)
+{
+	return t->n < t->k ? get_float4_infinity() : t->heap[0];
+}
+
+/*
+ * See value v.  Returns whether the k-th smallest changed.
+ */
+static inline bool
+KthAdd(VdbKthSmallest *t, float v)
+{
+	int			i;
+
+	if (t->n == t->k)
+	{
+		if (!(v < t->heap[0]))
+			return false;
+		/* replace the largest, and let v sink to its place */
+		i = 0;
+		for (;;)
+		{
+			int			c = 2 * i + 1;
+
+			if (c >= t->n)
+				break;
+			if (c + 1 < t->n && t->heap[c + 1] > t->heap[c])
+				c++;
+			if (!(t->heap[c] > v))
+				break;
+			t->heap[i] = t->heap[c];
+			i = c;
+		}
+		t->heap[i] = v;
+		return true;
+	}
+	/* still filling: v rises to its place */
+	i = t->n++;
+	while (i > 0 && t->heap[(i - 1) / 2] < v)
+	{
+		t->heap[i] = t->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	t->heap[i] = v;
+	return t->n == t->k;
+}
+
+/*
+ * Make room for n more candidates, and for a page of n codes.
  */
 static void
 ReserveCandidates(VdbScanOpaque so, int n)
 {
+	if (n > so->batch_capacity)
+	{
+		so->batch_capacity = Max(n, 2 * so->batch_capacity);
+		so->batch_codes = MemoryContextAlloc(so->scan_cxt, sizeof(uint8 *) * so->batch_capacity);
+		so->batch_errors = MemoryContextAlloc(so->scan_cxt, sizeof(float) * so->batch_capacity);
+		so->batch_bounds = MemoryContextAlloc(so->scan_cxt, sizeof(float) * so->batch_capacity);
+	}
 	if (so->ncand + n <= so->cand_capacity)
 		return;
 	so->cand_capacity = Max(so->ncand + n, so->cand_capacity * 2);
@@ -651,6 +755,26 @@ RerankRange(IndexScanDesc scan, int from, int to)
 }
 
 /*
+ * Pin a posting page and ask for all of it: its entries are read front to
+ * back, and the hardware prefetcher alone starts late on each new page (on
+ * Fashion-MNIST at probes 8 this gave 6-17% more queries/s, same-run A/B,
+ * and halved the time in the SQ8 kernel).
+ */
+static Buffer
+PinAndPrefetch(IndexScanDesc scan, BlockNumber blkno)
+{
+	Buffer		buf;
+	char	   *page;
+
+	CHECK_FOR_INTERRUPTS();
+	buf = ReadBuffer(scan->indexRelation, blkno);
+	page = (char *) BufferGetPage(buf);
+	for (Size off = 0; off < BLCKSZ; off += 64)
+		__builtin_prefetch(page + off);
+	return buf;
+}
+
+/*
  * Read the posting pages of one list and add its entries as candidates:
  * float entries with their exact distance, or (format 2) code entries with
  * a lower bound, to be re-ranked before they are returned.
@@ -676,9 +800,20 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 	 * queries never get past, keeps the codes.
 	 */
 	bool		exact_now = codes && so->round > 0 && !so->no_order;
+	bool		bounds = codes && !so->no_order && !exact_now;
 
 	if (codes && !so->no_order && !sseg->prepared)
 		PrepareCodes(so, sseg);
+
+	/*
+	 * Only the nearest VDB_TRUSTED_ROWS bounds of the first batch are sure
+	 * to be needed: past the last of them the integer kernel may stop (the
+	 * bound is then weaker but still a bound, and the few such rows a deep
+	 * scan reaches are re-ranked like any other).  On Fashion-MNIST it
+	 * stops after about half the dimensions of most entries.
+	 */
+	if (bounds)
+		VdbSq8SetBeyond(&sseg->pq, KthValue(&so->entry_kth));
 
 	for (BlockNumber p = 0; p < npages; p++)
 	{
@@ -686,24 +821,18 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
+		int			page_first;
+		int			nbatch;
 
-		CHECK_FOR_INTERRUPTS();
-		buf = ReadBuffer(scan->indexRelation, blkno);
+		buf = PinAndPrefetch(scan, blkno);
 		page = BufferGetPage(buf);
-
-		/*
-		 * Ask for the whole page at once: its entries are read front to
-		 * back, and the hardware prefetcher alone starts late on each new
-		 * page (on Fashion-MNIST at probes 8 this gave 6-17% more queries/s,
-		 * same-run A/B, and halved the time in the SQ8 kernel).
-		 */
-		for (Size off = 0; off < BLCKSZ; off += 64)
-			__builtin_prefetch((char *) page + off);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		VdbCheckSegmentPage(scan->indexRelation, page, blkno, seg->segid,
 							seg->generation, codes ? VDB_PAGE_CODES : VDB_PAGE_POSTING);
 		maxoff = PageGetMaxOffsetNumber(page);
 		ReserveCandidates(so, maxoff);
+		page_first = so->ncand;
+		nbatch = 0;
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemId		itemid = PageGetItemId(page, off);
@@ -725,9 +854,12 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 				}
 				else
 				{
-					c->distance = exact_now ? 0.0f :
-						VdbSq8LowerBound(&sseg->pq, seg->sq_scale,
-										 entry->code, entry->error);
+					c->distance = 0.0f;
+					if (bounds)
+					{
+						so->batch_codes[nbatch] = entry->code;
+						so->batch_errors[nbatch++] = entry->error;
+					}
 					c->vector_off = entry->vector_off;
 					c->vector_blk = VdbRunBlock(&seg->run, entry->vector_page);
 				}
@@ -741,6 +873,22 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 				c->vector_off = InvalidOffsetNumber;
 			}
 			so->stats.entries_scanned++;
+		}
+		if (nbatch > 0)
+		{
+			/* the page's bounds at once (the candidates are in item order) */
+			bool		nearer = false;
+
+			Assert(nbatch == so->ncand - page_first);
+			VdbSq8LowerBounds(&sseg->pq, seg->sq_scale, so->batch_codes,
+							  so->batch_errors, nbatch, so->batch_bounds);
+			for (int i = 0; i < nbatch; i++)
+			{
+				so->cand[page_first + i].distance = so->batch_bounds[i];
+				nearer |= KthAdd(&so->entry_kth, so->batch_bounds[i]);
+			}
+			if (nearer)
+				VdbSq8SetBeyond(&sseg->pq, KthValue(&so->entry_kth));
 		}
 		UnlockReleaseBuffer(buf);
 	}
@@ -995,36 +1143,75 @@ ExactRank(VdbScanOpaque so, const VdbCachedSegment *seg, uint32 l)
 }
 
 /*
- * Rank an L2 segment's lists by lower bounds from their centroid codes, in
- * ranking units (|q - c|^2 - |q|^2).
+ * Lists whose exact ranking value RefineRanking computes to pick the n
+ * nearest: the first by bound, with room for the bounds' looseness.
+ */
+static uint32
+RefineCount(uint32 n)
+{
+	return 2 * n + 16;
+}
+
+/*
+ * Rank an L2 segment's lists by lower bounds from their centroid codes, and
+ * see every bound in kth.
  */
 static void
-RankByCodes(VdbScanOpaque so, int segno)
+RankByCodes(VdbScanOpaque so, int segno, VdbKthSmallest *kth)
 {
-	const VdbCachedSegment *seg = so->sealed[segno].cache;
+	const VdbScanSegment *sseg = &so->sealed[segno];
+	const VdbCachedSegment *seg = sseg->cache;
 	VdbSq8Query pq;
-	double		qq = 0.0;
+	float	   *bounds = palloc(sizeof(float) * seg->nlists);
+	const uint8 **codes = palloc(sizeof(uint8 *) * seg->nlists);
 
 	pq.qs = palloc(sizeof(float) * so->dim);
 	pq.q16 = palloc(sizeof(int16) * so->dim);
 	VdbSq8Prepare(&pq, so->query, so->dim, true, seg->cq_offset, seg->cq_scale,
 				  seg->cq_span, seg->cq_max_norm);
-	for (int i = 0; i < so->dim; i++)
-		qq += (double) so->query[i] * so->query[i];
+	for (uint32 l = 0; l < seg->nlists; l++)
+		codes[l] = seg->ccodes + (Size) l * so->dim;
+	VdbSq8LowerBounds(&pq, seg->cq_scale, codes, seg->cerrors, seg->nlists, bounds);
 	for (uint32 l = 0; l < seg->nlists; l++)
 	{
-		uint32		g = so->sealed[segno].first_list + l;
-		float		bound = VdbSq8LowerBound(&pq, seg->cq_scale,
-											 seg->ccodes + (Size) l * so->dim,
-											 seg->cerrors[l]);
+		uint32		g = sseg->first_list + l;
 
-		so->ranked[g].distance = (float) ((double) bound - qq);
+		/* ranking units: |q - c|^2 - |q|^2 */
+		so->ranked[g].distance = (float) ((double) bounds[l] - so->query_norm2);
 		so->ranked[g].list = g;
 		so->ranked[g].exact = false;
 		so->list_round[g] = -1;
+		KthAdd(kth, so->ranked[g].distance);
 	}
+	pfree(bounds);
+	pfree(codes);
 	pfree(pq.qs);
 	pfree(pq.q16);
+}
+
+/*
+ * Move the lists ranked at or below bound to the front of r[0 .. n), and
+ * return how many there are.  One pass: with bound the k-th smallest of the
+ * bounds, a selection of the k first then only looks at those (on
+ * Fashion-MNIST, 32 of 979 lists; a selection over all of them took 7% of a
+ * query's time at vdb.probes 1).
+ */
+static uint32
+PartitionRanked(VdbRankedList *r, uint32 n, float bound)
+{
+	uint32		store = 0;
+
+	for (uint32 i = 0; i < n; i++)
+	{
+		if (r[i].distance <= bound)
+		{
+			VdbRankedList tmp = r[i];
+
+			r[i] = r[store];
+			r[store++] = tmp;
+		}
+	}
+	return store;
 }
 
 /*
@@ -1049,25 +1236,46 @@ SegmentOfList(VdbScanOpaque so, uint32 g)
 }
 
 /*
- * Make sure the n first of the ranked lists r[0 .. m) are the n first by
- * exact value: compute the exact value of the 2n + 16 first by current
- * value, then of every list still bounded below the n-th exact value found
- * (a bound is never above the exact value, so no other list can be among
- * the n first).  Lists never probed keep their bounds.  Returns whether
- * any value changed (the order of r is then that of a selection).
+ * Move the n first of the ranked lists r[0 .. m) by exact value to r[0 ..
+ * n) (for a sorted rest, see rest_sorted, only compute the values: the
+ * caller sorts again when this returns true).  A bound is never above the
+ * exact value, so taking the RefineCount(n) first lists by bound in bound
+ * order and computing exact values until the next bound is past the n-th
+ * smallest exact value found leaves no list outside that could be among the
+ * n first; usually few more than n exact values are needed.  Should every
+ * one of them be, any list further down still bounded below the n-th exact
+ * value gets its exact value too.  Lists not taken keep what they have.
+ * Returns whether any value changed.
  */
 static bool
 RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 {
-	uint32		first = Min(m, 2 * n + 16);
-	float		nth = -get_float4_infinity();
+	uint32		first = Min(m, RefineCount(n));
+	VdbKthSmallest nth;
+	float		nth_value;
 	bool		any = false;
+	bool		settled = false;
+	bool		further = false;
 
-	if (!so->ranked_bounds || n == 0 || n >= m)
-		return false;			/* all exact, or every list goes */
-	SelectNearestLists(r, m, first);
+	if (n == 0 || n >= m)
+		return false;			/* nothing to choose */
+	if (!so->rest_sorted)
+	{
+		/* the first batch knows where its lists are (see PartitionRanked) */
+		if (so->nranked_taken == 0 && so->ranked_near >= first)
+			SelectNearestLists(r, so->ranked_near, first);
+		else
+			SelectNearestLists(r, m, first);
+		qsort(r, first, sizeof(VdbRankedList), CompareRanked);
+	}
+	KthInit(&nth, n);
 	for (uint32 i = 0; i < first; i++)
 	{
+		if (r[i].distance > KthValue(&nth))
+		{
+			settled = true;		/* bounds only grow from here */
+			break;
+		}
 		if (!r[i].exact)
 		{
 			int			segno = SegmentOfList(so, r[i].list);
@@ -1077,24 +1285,25 @@ RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 			r[i].exact = true;
 			any = true;
 		}
+		KthAdd(&nth, r[i].distance);
 	}
-	if (!any)
-		return false;
-	SelectNearestLists(r, first, n);
-	for (uint32 i = 0; i < n; i++)
-		nth = Max(nth, r[i].distance);
-	for (uint32 i = first; i < m; i++)
+	nth_value = KthValue(&nth);
+	pfree(nth.heap);
+	for (uint32 i = first; !settled && i < m; i++)
 	{
-		if (!r[i].exact && r[i].distance < nth)
+		if (!r[i].exact && r[i].distance < nth_value)
 		{
 			int			segno = SegmentOfList(so, r[i].list);
 
 			r[i].distance = ExactRank(so, so->sealed[segno].cache,
 									  r[i].list - so->sealed[segno].first_list);
 			r[i].exact = true;
+			any = further = true;
 		}
 	}
-	return true;
+	if (!so->rest_sorted)
+		SelectNearestLists(r, further ? m : first, n);
+	return any;
 }
 
 /*
@@ -1185,17 +1394,6 @@ DepthLists(VdbScanOpaque so, int64 rows)
 }
 
 /*
- * qsort order of ranked lists: RankedBefore.
- */
-static int
-CompareRanked(const void *a, const void *b)
-{
-	if (RankedBefore(a, b))
-		return -1;
-	return RankedBefore(b, a) ? 1 : 0;
-}
-
-/*
  * Probe the next n lists by rank: read their posting lists and, after the
  * first batch, the growing entries assigned to them.
  */
@@ -1207,10 +1405,11 @@ ProbeLists(IndexScanDesc scan, uint32 n)
 	int			seg = 0;
 
 	n = Min(n, so->nlists - so->nranked_taken);
-	if (RefineRanking(so, batch, so->nlists - so->nranked_taken, n) && so->rest_sorted)
+	if (so->ranked_bounds)
 	{
 		/* some bounds became exact values: sort the rest again */
-		qsort(batch, so->nlists - so->nranked_taken, sizeof(VdbRankedList), CompareRanked);
+		if (RefineRanking(so, batch, so->nlists - so->nranked_taken, n) && so->rest_sorted)
+			qsort(batch, so->nlists - so->nranked_taken, sizeof(VdbRankedList), CompareRanked);
 	}
 	else if (!so->rest_sorted)
 		SelectNearestLists(batch, so->nlists - so->nranked_taken, n);
@@ -1286,6 +1485,7 @@ StartScan(IndexScanDesc scan)
 	Datum		value = scan->orderByData[0].sk_argument;
 	bool		isnull = (scan->orderByData[0].sk_flags & SK_ISNULL) != 0;
 	uint32		first_batch;
+	VdbKthSmallest kth;
 
 	so->started = true;
 	so->round = 0;
@@ -1317,6 +1517,9 @@ StartScan(IndexScanDesc scan)
 		/* L2 ranks are |c|^2 - 2 q.c: add |q|^2 for the distance */
 		if (so->kind == VDB_DISTANCE_L2)
 			so->rank_offset = VectorInnerProduct(so->dim, so->query, so->query);
+		so->query_norm2 = 0.0;
+		for (int i = 0; i < so->dim; i++)
+			so->query_norm2 += (double) so->query[i] * so->query[i];
 
 		/*
 		 * Cosine: the scan's dot product of normalised float vectors and the
@@ -1356,9 +1559,25 @@ StartScan(IndexScanDesc scan)
 		so->nlists += so->sealed[i].cache->nlists;
 	}
 
+	/*
+	 * The probe budget: vdb.probes lists per sealed segment on average,
+	 * spent by global rank.  An unranked stream reads everything at once.
+	 */
+	so->list_limit = so->nlists;
+	if (vdb_max_probes > 0 && !so->no_order)
+		so->list_limit = Min(so->nlists, (uint64) vdb_max_probes * so->nsealed);
+	if (so->no_order)
+		first_batch = so->nlists;
+	else
+		first_batch = Min(so->list_limit, (uint64) Max(vdb_probes, 1) * so->nsealed);
+	so->next_batch = Max(first_batch, 1);
+	so->first_batch = first_batch;
+
 	/* Rank every list of every sealed segment by centroid distance. */
 	so->ranked = palloc(sizeof(VdbRankedList) * Max(so->nlists, 1));
 	so->list_round = palloc(sizeof(int32) * Max(so->nlists, 1));
+	KthInit(&kth, RefineCount(first_batch));
+	KthInit(&so->entry_kth, VDB_TRUSTED_ROWS);
 	for (int i = 0; i < so->nsealed; i++)
 	{
 		const VdbCachedSegment *seg = so->sealed[i].cache;
@@ -1375,7 +1594,7 @@ StartScan(IndexScanDesc scan)
 		 */
 		if (seg->rank_codes && !so->no_order && so->kind == VDB_DISTANCE_L2)
 		{
-			RankByCodes(so, i);
+			RankByCodes(so, i, &kth);
 			so->ranked_bounds = true;
 			continue;
 		}
@@ -1393,20 +1612,8 @@ StartScan(IndexScanDesc scan)
 		}
 	}
 
-	/*
-	 * The probe budget: vdb.probes lists per sealed segment on average,
-	 * spent by global rank.  An unranked stream reads everything at once.
-	 */
-	so->list_limit = so->nlists;
-	if (vdb_max_probes > 0 && !so->no_order)
-		so->list_limit = Min(so->nlists, (uint64) vdb_max_probes * so->nsealed);
-	if (so->no_order)
-		first_batch = so->nlists;
-	else
-		first_batch = Min(so->list_limit, (uint64) Max(vdb_probes, 1) * so->nsealed);
-	so->next_batch = Max(first_batch, 1);
-	so->first_batch = first_batch;
-
+	if (so->ranked_bounds)
+		so->ranked_near = PartitionRanked(so->ranked, so->nlists, KthValue(&kth));
 	ProbeLists(scan, first_batch);
 
 	/* Growing and frozen segments: read once, measured now or deferred. */

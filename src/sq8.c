@@ -207,6 +207,7 @@ VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
 	pq->dim = dim;
 	pq->l2 = l2;
 	pq->use_int = false;
+	pq->cut = false;
 	pq->qo = 0.0;
 	pq->slack_code = 0.0;
 	pq->slack_query = 0.0;
@@ -256,8 +257,104 @@ VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
 }
 
 /*
+ * Tell pq that bounds above beyond (an internal distance) need not be
+ * precise: from now on, the integer kernel stops as soon as its partial sum
+ * shows that a code lies beyond it, and the code's bound comes from that
+ * partial sum: weaker than the full one, but still a bound, and still at
+ * least beyond (callers ranking many codes for the nearest few pass the
+ * distance of the last one they keep).  Infinity or NaN: every bound precise
+ * again.  Only the integer kernel can stop early; other queries ignore
+ * beyond.
+ *
+ * The kernel's limit for an entry with error e inverts the bound of
+ * VdbSq8LowerBound: a sum of squares S on the grid puts the decoded vectors
+ * s * sqrt(S) apart, so the row lies at least s * sqrt(S) - e - moved from
+ * the query, and its float distance is at least the square of that minus
+ * slack_exact.  Above cut_root + e / s (in grid units, with the same 1e-12
+ * margins as the bound, which dwarf the rounding of these few operations)
+ * that is at least beyond.
+ */
+void
+VdbSq8SetBeyond(VdbSq8Query *pq, float beyond)
+{
+	pq->cut = pq->use_int && !isnan(beyond) && !isinf(beyond);
+	if (!pq->cut)
+		return;
+	pq->beyond = beyond;
+	pq->cut_inv_scale = 1.0 / (pq->scale * (1.0 - 1e-12));
+	pq->cut_root = (sqrt(Max(0.0, (double) beyond + pq->slack_exact) / (1.0 - 1e-12)) +
+					pq->moved) * pq->cut_inv_scale;
+}
+
+/*
+ * The integer kernel's limit for an entry with this error (see
+ * VdbSq8SetBeyond).
+ */
+static inline uint32
+IntLimit(const VdbSq8Query *pq, float error)
+{
+	double		root;
+
+	if (!pq->cut)
+		return PG_UINT32_MAX;
+	root = pq->cut_root + (double) error * pq->cut_inv_scale;
+	if (root * root < (double) (PG_UINT32_MAX - 1))
+		return (uint32) (root * root) + 1;
+	return PG_UINT32_MAX;
+}
+
+/*
+ * The lower bound for a sum of squares from the integer kernel (a partial
+ * sum past the limit still makes a bound, past beyond).
+ */
+static inline float
+IntBound(const VdbSq8Query *pq, uint32 sum, float error)
+{
+	double		t = pq->scale * sqrt((double) sum) * (1.0 - 1e-12) - (double) error - pq->moved;
+	double		bound = (t > 0.0 ? t * t * (1.0 - 1e-12) : 0.0) - pq->slack_exact;
+
+	if (isnan(bound))
+		return -INFINITY;
+	return RoundDownFloat(bound);
+}
+
+/*
+ * Lower bounds for n codes with their errors, into out[]: the same as n
+ * calls of VdbSq8LowerBound, but the kernel runs over every code first, and
+ * the bounds then come from independent arithmetic the CPU overlaps
+ * (ranking 979 centroid codes of Fashion-MNIST, a third less time than one
+ * call per code).
+ */
+void
+VdbSq8LowerBounds(const VdbSq8Query *pq, const float *scale, const uint8 *const *codes,
+				  const float *errors, int n, float *out)
+{
+	if (!pq->use_int)
+	{
+		for (int i = 0; i < n; i++)
+			out[i] = VdbSq8LowerBound(pq, scale, codes[i], errors[i]);
+		return;
+	}
+	/* the sums first, parked in out[]'s bytes (both are 32 bits wide) */
+	for (int i = 0; i < n; i++)
+	{
+		uint32		sum = VectorSq8L2Int(pq->dim, pq->q16, codes[i], IntLimit(pq, errors[i]));
+
+		memcpy(&out[i], &sum, sizeof(uint32));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		uint32		sum;
+
+		memcpy(&sum, &out[i], sizeof(uint32));
+		out[i] = IntBound(pq, sum, errors[i]);
+	}
+}
+
+/*
  * A lower bound on the internal distance (squared L2, or negative inner
- * product) the float kernel gives a row, from its code and error.
+ * product) the float kernel gives a row, from its code and error (see also
+ * VdbSq8SetBeyond).
  */
 float
 VdbSq8LowerBound(const VdbSq8Query *pq, const float *scale, const uint8 *code,
@@ -266,12 +363,8 @@ VdbSq8LowerBound(const VdbSq8Query *pq, const float *scale, const uint8 *code,
 	double		bound;
 
 	if (pq->use_int)
-	{
-		double		t = pq->scale * sqrt((double) VectorSq8L2Int(pq->dim, pq->q16, code)) *
-			(1.0 - 1e-12) - (double) error - pq->moved;
-
-		bound = (t > 0.0 ? t * t * (1.0 - 1e-12) : 0.0) - pq->slack_exact;
-	}
+		return IntBound(pq, VectorSq8L2Int(pq->dim, pq->q16, code, IntLimit(pq, error)),
+						error);
 	else if (pq->l2)
 	{
 		double		a = VectorSq8L2Squared(pq->dim, pq->qs, scale, code);

@@ -33,6 +33,12 @@ typedef struct VdbSq8Query
 	double		slack_code;		/* error of the SQ8 kernel and of qs, qo */
 	double		slack_query;	/* L2: |q - (o + qs)| */
 	double		slack_exact;	/* error of the exact float kernel */
+	/* VdbSq8SetBeyond: bounds past beyond may come from a partial sum */
+	bool		cut;
+	float		beyond;
+	double		cut_root;		/* limit of an entry without error, as a
+								 * root on the grid */
+	double		cut_inv_scale;	/* 1 / scale, rounded up */
 } VdbSq8Query;
 
 extern float VdbRoundUpFloat(double v);
@@ -44,7 +50,11 @@ extern float VdbSq8Span(const float *scale, int dim);
 extern void VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
 						  const float *offset, const float *scale,
 						  float span, float max_norm);
+extern void VdbSq8SetBeyond(VdbSq8Query *pq, float beyond);
 extern float VdbSq8LowerBound(const VdbSq8Query *pq, const float *scale,
 							  const uint8 *code, float error);
+extern void VdbSq8LowerBounds(const VdbSq8Query *pq, const float *scale,
+							  const uint8 *const *codes, const float *errors,
+							  int n, float *out);
 
 #endif							/* VDB_SQ8_H */

@@ -32,6 +32,7 @@
 static uint64 rng_state = UINT64CONST(0x243f6a8885a308d3);
 static long checks;
 static long failures;
+static long cuts;				/* bounds that VdbSq8SetBeyond cut */
 
 /*
  * xorshift64*: a fixed sequence, so failures reproduce.
@@ -178,8 +179,26 @@ CheckOne(int dim, int kind, double *tight_sum, long *tight_n)
 			float		lb_l2 = VdbSq8LowerBound(&l2, scale, c, errors[r]);
 			float		lb_ip = VdbSq8LowerBound(&ip, scale, c, errors[r]);
 			float		lb_l2f = VdbSq8LowerBound(&l2f, scale, c, errors[r]);
+			VdbSq8Query l2cut = l2;
+			float		lb_cut;
 
-			checks += 3;
+			/*
+			 * Cut at a distance around the row's own (half the time past
+			 * it): the bound must be the full one or one between beyond and
+			 * the full one, and below the exact distance either way.
+			 */
+			VdbSq8SetBeyond(&l2cut, Max(lb_l2, 0.0f) * (float) (0.9 + 0.2 * Uniform()));
+			lb_cut = VdbSq8LowerBound(&l2cut, scale, c, errors[r]);
+			checks += 4;
+			if (!(lb_cut <= exact_l2))
+				Fail("L2 lower bound with a cut above the exact distance", dim, kind,
+					 lb_cut, exact_l2);
+			if (lb_cut != lb_l2 &&
+				!(l2cut.cut && lb_cut >= l2cut.beyond && lb_cut <= lb_l2))
+				Fail("L2 lower bound with a cut neither full nor past the cut", dim, kind,
+					 lb_cut, lb_l2);
+			if (lb_cut != lb_l2)
+				cuts++;
 			if (!(lb_l2f <= exact_l2))
 				Fail("L2 (float kernel) lower bound above the exact distance", dim, kind,
 					 lb_l2f, exact_l2);
@@ -209,7 +228,9 @@ CheckOne(int dim, int kind, double *tight_sum, long *tight_n)
 }
 
 /*
- * The integer kernel against a 64-bit reference, for every dim up to 2000.
+ * The integer kernel against a 64-bit reference, for every dim up to 2000,
+ * without a limit and with one (a result at or below the limit must be the
+ * sum; above it, a partial sum: above the limit and at most the sum).
  */
 static void
 CheckIntKernel(const char *variant)
@@ -233,13 +254,26 @@ CheckIntKernel(const char *variant)
 				c[i] = round == 0 ? (i % 2 ? 255 : 0) : (uint8) NextRandom();
 				want += (uint64) ((int64) (q[i] - c[i]) * (q[i] - c[i]));
 			}
-			got = VectorSq8L2Int(dim, q, c);
+			got = VectorSq8L2Int(dim, q, c, PG_UINT32_MAX);
 			checks++;
 			if (got != want)
 			{
 				printf("FAIL integer kernel %s: dim %d: %u, expected %llu\n", variant, dim,
 					   got, (unsigned long long) want);
 				failures++;
+			}
+			for (int cut = 0; cut < 4; cut++)
+			{
+				uint32		limit = cut == 0 ? 0 : (uint32) (want * cut / 4);
+
+				got = VectorSq8L2Int(dim, q, c, limit);
+				checks++;
+				if (got > want || (want <= limit ? got != want : got <= limit))
+				{
+					printf("FAIL integer kernel %s: dim %d, limit %u: %u, sum %llu\n",
+						   variant, dim, limit, got, (unsigned long long) want);
+					failures++;
+				}
 			}
 		}
 	}
@@ -276,6 +310,12 @@ main(void)
 		checks++;
 		if (tight_sum / Max(tight_n, 1) < 0.5)
 			Fail("L2 lower bounds are useless", 0, -1, tight_sum / Max(tight_n, 1), 0.5);
+		/* and cuts that never happen would too */
+		checks++;
+		printf("sq8 %s: %ld bounds cut\n", var->name, cuts);
+		if (cuts == 0)
+			Fail("no bound was ever cut", 0, -1, 0, 1);
+		cuts = 0;
 	}
 	printf("sq8: %ld checks, %ld failures\n", checks, failures);
 	return failures == 0 ? 0 : 1;
