@@ -13,7 +13,11 @@
  * Accuracy, for every variant (test/unit/test_distance.c checks these for
  * every dim up to 2000), with eps = FLT_EPSILON, d = dim, exact real
  * arithmetic on the float inputs as the reference:
- *	L2 squared	  |error| <= 2 d eps (|a| + |b|)^2
+ *	L2 squared	  |error| <= 2 d eps (|a| + |b|)^2, and also
+ *				  |error| <= (d + 8) eps D + (d + 8) FLT_MIN for the exact
+ *				  result D (every term is non-negative, so the rounding of
+ *				  the sum is relative to the sum itself; FLT_MIN covers
+ *				  squares that underflow)
  *	inner product |error| <= 2 d eps |a| |b|	 (also each cosine part)
  *	L1			  |error| <= 2 d eps (|a|_1 + |b|_1)
  *	SQ8 L2		  |error| <= 3 d eps (|qs| + |scale * code|)^2
@@ -21,7 +25,8 @@
  *	SQ8 integer L2 exact
  * (|x| the Euclidean norm, scale * code elementwise), barring overflow and
  * underflow.  They follow from the usual rounding-error analysis of a sum
- * of d terms in any order, with room to spare (the portable SQ8 L2 rounds
+ * of d terms in any order (each term rounds once in a - b and at most once
+ * when squared), with room to spare (the portable SQ8 L2 rounds
  * twice in qs - scale * code, hence its 3).  A caller that needs a
  * guaranteed bound on a distance, e.g. a lower bound for re-ranking, can
  * widen the computed value by that much.  L2 and L1 of a vector with itself

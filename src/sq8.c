@@ -211,14 +211,23 @@ VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
 	pq->qo = 0.0;
 	pq->slack_code = 0.0;
 	pq->slack_query = 0.0;
-	if (l2 && pq->q16 != NULL && PrepareInt(pq, q, offset, scale))
+	/*
+	 * The exact float kernel's rounding.  For L2 every term is non-negative,
+	 * so the error is relative to the distance itself (distance.h): a bound
+	 * on the true squared distance times exact_scale, minus the underflow
+	 * term, is a bound on what the kernel (and the SQL operator) gives.
+	 * That is much tighter than a bound from the norms, which on
+	 * Fashion-MNIST left three times as many rows to re-rank as a LIMIT 10
+	 * returns.
+	 */
+	pq->exact_scale = 1.0;
+	if (l2)
 	{
-		/* the integer kernel is exact: only the exact kernel's rounding */
-		double		reach = pq->qnorm + max_norm;
-
-		pq->slack_exact = 2.0 * dim * eps * reach * reach;
-		return;
+		pq->exact_scale = 1.0 - (dim + 8) * eps * (1.0 + 1e-6);
+		pq->slack_exact = 2.0 * (dim + 8) * (double) FLT_MIN;
 	}
+	if (l2 && pq->q16 != NULL && PrepareInt(pq, q, offset, scale))
+		return;					/* the integer kernel itself is exact */
 	for (int i = 0; i < dim; i++)
 	{
 		pq->qs[i] = l2 ? q[i] - offset[i] : q[i] * scale[i];
@@ -240,8 +249,6 @@ VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
 		pq->slack_code = 3.0 * dim * eps * reach * reach;
 		/* qs[i] = fl(q[i] - o[i]): codes are measured from a moved query */
 		pq->slack_query = eps * qsnorm * (1.0 + eps);
-		reach = qnorm + max_norm;
-		pq->slack_exact = 2.0 * dim * eps * reach * reach;
 	}
 	else
 	{
@@ -269,8 +276,8 @@ VdbSq8Prepare(VdbSq8Query *pq, const float *q, int dim, bool l2,
  * The kernel's limit for an entry with error e inverts the bound of
  * VdbSq8LowerBound: a sum of squares S on the grid puts the decoded vectors
  * s * sqrt(S) apart, so the row lies at least s * sqrt(S) - e - moved from
- * the query, and its float distance is at least the square of that minus
- * slack_exact.  Above cut_root + e / s (in grid units, with the same 1e-12
+ * the query, and its float distance is at least the square of that times
+ * exact_scale, minus slack_exact.  Above cut_root + e / s (in grid units, with the same 1e-12
  * margins as the bound, which dwarf the rounding of these few operations)
  * that is at least beyond.
  */
@@ -282,7 +289,8 @@ VdbSq8SetBeyond(VdbSq8Query *pq, float beyond)
 		return;
 	pq->beyond = beyond;
 	pq->cut_inv_scale = 1.0 / (pq->scale * (1.0 - 1e-12));
-	pq->cut_root = (sqrt(Max(0.0, (double) beyond + pq->slack_exact) / (1.0 - 1e-12)) +
+	pq->cut_root = (sqrt(Max(0.0, (double) beyond + pq->slack_exact) /
+						 ((1.0 - 1e-12) * pq->exact_scale)) +
 					pq->moved) * pq->cut_inv_scale;
 }
 
@@ -311,7 +319,8 @@ static inline float
 IntBound(const VdbSq8Query *pq, uint32 sum, float error)
 {
 	double		t = pq->scale * sqrt((double) sum) * (1.0 - 1e-12) - (double) error - pq->moved;
-	double		bound = (t > 0.0 ? t * t * (1.0 - 1e-12) : 0.0) - pq->slack_exact;
+	double		bound = (t > 0.0 ? t * t * (1.0 - 1e-12) * pq->exact_scale : 0.0) -
+		pq->slack_exact;
 
 	if (isnan(bound))
 		return -INFINITY;
@@ -371,7 +380,8 @@ VdbSq8LowerBound(const VdbSq8Query *pq, const float *scale, const uint8 *code,
 		double		t = sqrt(Max(0.0, a - pq->slack_code)) * (1.0 - 1e-12) -
 			(double) error - pq->slack_query;
 
-		bound = (t > 0.0 ? t * t * (1.0 - 1e-12) : 0.0) - pq->slack_exact;
+		bound = (t > 0.0 ? t * t * (1.0 - 1e-12) * pq->exact_scale : 0.0) -
+			pq->slack_exact;
 	}
 	else
 	{

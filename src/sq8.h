@@ -32,7 +32,10 @@ typedef struct VdbSq8Query
 	double		qnorm;			/* |q| */
 	double		slack_code;		/* error of the SQ8 kernel and of qs, qo */
 	double		slack_query;	/* L2: |q - (o + qs)| */
-	double		slack_exact;	/* error of the exact float kernel */
+	double		exact_scale;	/* L2: the exact float kernel gives at least
+								 * this times the squared distance ... */
+	double		slack_exact;	/* ... minus this (inner product: minus
+								 * this alone) */
 	/* VdbSq8SetBeyond: bounds past beyond may come from a partial sum */
 	bool		cut;
 	float		beyond;

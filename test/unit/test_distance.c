@@ -53,12 +53,14 @@ typedef enum KernelId
 	K_COS_BB,
 	K_SQ8_L2,
 	K_SQ8_DOT,
+	K_L2_REL,
+	K_L2_NEAR,
 	K_COUNT
 } KernelId;
 
 static const char *const kernel_names[K_COUNT] = {
 	"l2_squared", "inner_product", "l1", "cosine a.b", "cosine a.a",
-	"cosine b.b", "sq8_l2_squared", "sq8_dot"
+	"cosine b.b", "sq8_l2_squared", "sq8_dot", "l2 relative", "l2 near"
 };
 
 /* Worst error / bound seen, per variant and kernel. */
@@ -255,6 +257,19 @@ TestVariant(int vi, const DistanceVariant *v,
 				  BOUND_C_SQ8_L2 * dim * eps * (na + nsc) * (na + nsc));
 			Check(vi, v->name, K_SQ8_DOT, dim, v->sq8_dot(dim, a, code), sq8dot,
 				  BOUND_C * dim * eps * na * sqrt(nc2));
+			/* the relative bound that scans' lower bounds rely on (sq8.c) */
+			Check(vi, v->name, K_L2_REL, dim, v->l2_squared(dim, a, b), l2,
+				  (dim + 8) * eps * l2 + (dim + 8) * FLT_MIN);
+
+			/* and for neighbours: b within 0.1% of a */
+			l2 = 0;
+			for (int i = 0; i < dim; i++)
+			{
+				b[i] = a[i] * (1.0f + 1e-3f * (float) (2.0 * RandomUnit() - 1.0));
+				l2 += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
+			}
+			Check(vi, v->name, K_L2_NEAR, dim, v->l2_squared(dim, a, b), l2,
+				  (dim + 8) * eps * l2 + (dim + 8) * FLT_MIN);
 		}
 
 		/* a vector against itself: every difference is exactly zero */
