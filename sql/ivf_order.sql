@@ -48,4 +48,40 @@ SELECT count(*) AS mismatches FROM via_index i JOIN q USING (n),
 	         FROM (SELECT id, v <=> q.x AS d FROM io ORDER BY d, id LIMIT 10) s) e
 WHERE i.ids <> e.ids;
 RESET enable_indexscan;
+
+-- With the column stored PLAIN, rows past the first batch leave the index
+-- with their code's lower bound and the executor re-ranks them from the heap
+-- row.  One list first, so that nearly every row comes from a widening: the
+-- operator's values never step back, no row comes twice, and every row is
+-- either returned or counted as skipped for order (found by a widening
+-- after a farther row had been returned).
+ALTER TABLE io ALTER COLUMN v SET STORAGE PLAIN;
+SET enable_seqscan = off;
+SET vdb.probes = 1;
+CREATE TEMP TABLE s AS
+SELECT row_number() OVER () AS ord, id, v <=> (SELECT x FROM q WHERE n = 2) AS d
+FROM (SELECT id, v FROM io ORDER BY v <=> (SELECT x FROM q WHERE n = 2)) s;
+SELECT count(*) + (SELECT skipped_for_order FROM vdb_last_scan()) AS accounted,
+	count(DISTINCT id) = count(*) AS once,
+	count(*) FILTER (WHERE d < prev) AS steps_back
+FROM (SELECT id, d, lag(d) OVER (ORDER BY ord) AS prev FROM s) t;
+DROP TABLE s;
+CREATE TEMP TABLE s AS
+SELECT row_number() OVER () AS ord, id, v <-> (SELECT x FROM q WHERE n = 2) AS d
+FROM (SELECT id, v FROM io ORDER BY v <-> (SELECT x FROM q WHERE n = 2)) s;
+SELECT count(*) + (SELECT skipped_for_order FROM vdb_last_scan()) AS accounted,
+	count(DISTINCT id) = count(*) AS once,
+	count(*) FILTER (WHERE d < prev) AS steps_back
+FROM (SELECT id, d, lag(d) OVER (ORDER BY ord) AS prev FROM s) t;
+DROP TABLE s;
+CREATE TEMP TABLE s AS
+SELECT row_number() OVER () AS ord, id, v <#> (SELECT x FROM q WHERE n = 2) AS d
+FROM (SELECT id, v FROM io ORDER BY v <#> (SELECT x FROM q WHERE n = 2)) s;
+SELECT count(*) + (SELECT skipped_for_order FROM vdb_last_scan()) AS accounted,
+	count(DISTINCT id) = count(*) AS once,
+	count(*) FILTER (WHERE d < prev) AS steps_back
+FROM (SELECT id, d, lag(d) OVER (ORDER BY ord) AS prev FROM s) t;
+DROP TABLE s;
+RESET vdb.probes;
+RESET enable_seqscan;
 DROP TABLE io;

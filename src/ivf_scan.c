@@ -69,6 +69,11 @@
  * once.  For L2 and inner product, exact distances are what the SQL
  * operators compute (the same kernels on the same floats), so neither
  * xs_recheck nor xs_recheckorderby is set (P20).
+ * When the indexed column is stored PLAIN (HeapRerank), the scan does not
+ * re-rank at all: a row leaves with its bound and xs_recheckorderby, and
+ * the executor computes the operator on the heap row it fetches anyway and
+ * reorders (IndexNextWithReorder), which spares a float page per row; it
+ * pulls one row past each it returns, which the widening rules allow for.
  * Cosine is the exception: the index holds normalised vectors, and
  * 1 - (q/|q|).(x/|x|) rounds differently from the operator's
  * 1 - q.x / sqrt(|q|^2 |x|^2) (by about 1e-7: TAP 072's soak found rows
@@ -197,6 +202,9 @@ typedef struct VdbScanOpaqueData
 	bool		orderby_null;	/* SQL distance is NULL (NULL query) */
 	double		order_slack;	/* cosine: xs_orderbyvals are lower bounds,
 								 * the distance minus this */
+	bool		heap_rerank;	/* past the first batch, rows may leave with
+								 * their code's bound, for the executor to
+								 * re-rank from the heap row (HeapRerank) */
 	int			dim;
 	VdbDistanceKind kind;
 	float	   *query;
@@ -532,7 +540,7 @@ SqlDistance(VdbScanOpaque so, float distance)
 	switch (so->kind)
 	{
 		case VDB_DISTANCE_L2:
-			return sqrt((double) distance);
+			return sqrt(Max((double) distance, 0.0));	/* bounds may dip below 0 */
 		case VDB_DISTANCE_COSINE:
 			return 1.0 + (double) distance;
 		default:
@@ -799,7 +807,7 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 	 * returns 10,000-20,000 rows).  The first batch, which unfiltered LIMIT
 	 * queries never get past, keeps the codes.
 	 */
-	bool		exact_now = codes && so->round > 0 && !so->no_order;
+	bool		exact_now = codes && so->round > 0 && !so->no_order && !so->heap_rerank;
 	bool		bounds = codes && !so->no_order && !exact_now;
 
 	if (codes && !so->no_order && !sseg->prepared)
@@ -813,7 +821,8 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 	 * stops after about half the dimensions of most entries.
 	 */
 	if (bounds)
-		VdbSq8SetBeyond(&sseg->pq, KthValue(&so->entry_kth));
+		VdbSq8SetBeyond(&sseg->pq, so->round == 0 ? KthValue(&so->entry_kth) :
+						get_float4_infinity());
 
 	for (BlockNumber p = 0; p < npages; p++)
 	{
@@ -885,7 +894,8 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 			for (int i = 0; i < nbatch; i++)
 			{
 				so->cand[page_first + i].distance = so->batch_bounds[i];
-				nearer |= KthAdd(&so->entry_kth, so->batch_bounds[i]);
+				if (so->round == 0)
+					nearer |= KthAdd(&so->entry_kth, so->batch_bounds[i]);
 			}
 			if (nearer)
 				VdbSq8SetBeyond(&sseg->pq, KthValue(&so->entry_kth));
@@ -1473,6 +1483,27 @@ ProbeLists(IndexScanDesc scan, uint32 n)
 }
 
 /*
+ * Can rows leave the scan with only their code's lower bound, for the
+ * executor to re-rank from the heap row (xs_recheckorderby, P20)?  The
+ * executor fetches that row anyway; re-ranking from it spares the scan a
+ * float page per row returned (on Fashion-MNIST at vdb.probes 8, ten of the
+ * sixty pages a query reads), and a deep scan (a filter) every float page.
+ * Only when the indexed column is stored PLAIN: then the heap row holds the
+ * vector inline and uncompressed, while a TOASTed one would cost the
+ * executor a TOAST fetch per row, more than the float page it spares.
+ */
+static bool
+HeapRerank(IndexScanDesc scan)
+{
+	AttrNumber	attno = scan->indexRelation->rd_index->indkey.values[0];
+	Relation	heap = scan->heapRelation;
+
+	if (heap == NULL || attno <= 0 || attno > RelationGetDescr(heap)->natts)
+		return false;			/* an expression, or no heap to ask */
+	return TupleDescAttr(RelationGetDescr(heap), attno - 1)->attstorage == TYPSTORAGE_PLAIN;
+}
+
+/*
  * Start the scan: read the directory, rank the lists, run the first batch.
  */
 static void
@@ -1529,6 +1560,7 @@ StartScan(IndexScanDesc scan)
 		 */
 		if (so->kind == VDB_DISTANCE_COSINE && !so->no_order)
 			so->order_slack = (4.0 * so->dim + 32.0) * FLT_EPSILON;
+		so->heap_rerank = !so->no_order && HeapRerank(scan);
 	}
 
 	/* Sealed segments, in segid order, with their cached centroids. */
@@ -1805,8 +1837,20 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		 * or after that bound, so compute its exact distance and let it sink
 		 * to its place.  A row is returned only once it is first with its
 		 * exact distance, i.e. before every bound left: exact order.
+		 *
+		 * Past the first batch (a consumer deep in the stream: a filter),
+		 * with heap_rerank the row leaves with its bound instead and the
+		 * executor re-ranks it from the heap row.  Not in the first batch:
+		 * the executor pulls every row bounded below the k-th distance
+		 * before it returns k rows, and those pulls would count as rows
+		 * taken for the widening rules, which would then widen a plain
+		 * LIMIT k query.  Nor below the last row returned: that row's
+		 * bound may lie below its distance, and the executor must never
+		 * be handed a bound below one it has seen.
 		 */
-		if (so->cand[0].vector_off != InvalidOffsetNumber)
+		if (so->cand[0].vector_off != InvalidOffsetNumber &&
+			!(so->heap_rerank && so->round > 0 &&
+			  !(so->have_last && CandidateBefore(&so->cand[0], &so->last))))
 		{
 			RerankCandidate(scan, &so->cand[0]);
 			SiftDown(so->cand, so->ncand, 0);
@@ -1827,7 +1871,8 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 
 		scan->xs_heaptid = c.tid;
 		scan->xs_recheck = false;
-		scan->xs_recheckorderby = (so->order_slack > 0);
+		scan->xs_recheckorderby = (so->order_slack > 0) ||
+			c.vector_off != InvalidOffsetNumber;
 		if (so->orderby_null)
 		{
 			scan->xs_orderbyvals[0] = (Datum) 0;

@@ -101,5 +101,89 @@ cmp_ok($recall, '>=', 0.95, 'recall@10 at the default vdb.probes is at least 0.9
 cmp_ok($max_fraction, '<=', 0.10, 'no query scanned more than 10% of the entries');
 cmp_ok($min_segments, '>=', 4, 'every query searched the sealed and growing segments');
 
+# The same rows in a table whose vector column is STORAGE PLAIN: the scan
+# hands rows out with their SQ8 bound and the executor re-ranks them from the
+# heap row it fetches anyway (ivf_scan.c, HeapRerank).  Built the same way
+# (same rows in the same order, then the same late inserts), its index has the
+# same lists: the answers must be the same, in the operator's order, deep
+# filtered scans included, without reading a float entry.
+$node->safe_psql('postgres', q{
+CREATE TABLE items_plain (LIKE items);
+ALTER TABLE items_plain ALTER COLUMN embedding SET STORAGE PLAIN;
+INSERT INTO items_plain SELECT * FROM items WHERE id <= 50000;
+CREATE INDEX items_plain_ivf ON items_plain USING vdb_ivf (embedding vector_l2_ops)
+	WITH (segment_rows = 15000);
+INSERT INTO items_plain SELECT * FROM items WHERE id > 50000;
+ANALYZE items_plain;
+CREATE FUNCTION compare_plain(OUT same int, OUT steps_back int,
+							  OUT filtered_recall float8, OUT short int)
+LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	a int[];
+	b int[];
+	d float8[];
+	hits int := 0;
+BEGIN
+	same := 0;
+	steps_back := 0;
+	short := 0;
+	FOR r IN SELECT q, v FROM queries ORDER BY q LOOP
+		PERFORM set_config('enable_indexscan', 'on', true);
+		PERFORM set_config('enable_seqscan', 'off', true);
+		EXECUTE 'SELECT array_agg(id) FROM (SELECT id FROM items
+				 ORDER BY embedding <-> $1 LIMIT 10) s' INTO a USING r.v;
+		EXECUTE 'SELECT array_agg(id) FROM (SELECT id FROM items_plain
+				 ORDER BY embedding <-> $1 LIMIT 10) s' INTO b USING r.v;
+		IF a = b THEN
+			same := same + 1;
+		END IF;
+		-- a deep filtered scan: 10% of the rows pass
+		EXECUTE 'SELECT array_agg(id), array_agg(embedding <-> $1) FROM
+				 (SELECT id, embedding FROM items_plain WHERE id % 10 = 3
+				  ORDER BY embedding <-> $1 LIMIT 10) s' INTO b, d USING r.v;
+		IF coalesce(array_length(b, 1), 0) < 10 THEN
+			short := short + 1;
+		END IF;
+		steps_back := steps_back + (SELECT count(*) FROM generate_subscripts(d, 1) i
+									WHERE i > 1 AND d[i] < d[i - 1]);
+		PERFORM set_config('enable_indexscan', 'off', true);
+		PERFORM set_config('enable_seqscan', 'on', true);
+		EXECUTE 'SELECT array_agg(id) FROM (SELECT id FROM items_plain WHERE id % 10 = 3
+				 ORDER BY embedding <-> $1 LIMIT 10) s' INTO a USING r.v;
+		hits := hits + (SELECT count(*) FROM unnest(b) g WHERE g = ANY (a));
+	END LOOP;
+	filtered_recall := hits::float8 / 500;
+END $$;
+});
+my ($same, $steps_back, $filtered_recall, $short) = split /\|/,
+  $node->safe_psql('postgres', 'SELECT * FROM compare_plain()');
+note("STORAGE PLAIN: $same of 50 answers as with EXTERNAL, filtered recall $filtered_recall");
+is($same, 50, 'STORAGE PLAIN: the same ten rows as the same index re-ranking itself');
+is($steps_back, 0, 'STORAGE PLAIN, filtered: rows come in the order of <->');
+is($short, 0, 'STORAGE PLAIN, filtered: no query returned fewer than ten rows');
+cmp_ok($filtered_recall, '>=', 0.95, 'STORAGE PLAIN, filtered: recall@10 at least 0.95');
+
+# Who re-ranked: the scan's DEBUG1 line, for a filtered query deep into the
+# stream (query 2 lies in a cluster whose rows all have id % 10 = 6).  EXTERNAL: the scan reads the float entry of every row it hands out
+# past the first batch.  PLAIN: the executor re-ranks those from the heap row.
+sub scan_line
+{
+	my ($table) = @_;
+	my $offset = -s $node->logfile;
+	$node->safe_psql('postgres', qq{SET log_min_messages = debug1; SET enable_seqscan = off;
+		SELECT id FROM $table WHERE id % 10 = 3
+		ORDER BY embedding <-> (SELECT v FROM queries WHERE q = 2) LIMIT 10});
+	my $log = slurp_file($node->logfile, $offset);
+	my ($reranked, $returned) = $log =~ /vdb_ivf scan: \d+ entries scanned, (\d+) re-ranked, (\d+) returned/;
+	return ($reranked // -1, $returned // -1);
+}
+my ($ext_reranked, $ext_returned) = scan_line('items');
+my ($plain_reranked, $plain_returned) = scan_line('items_plain');
+note("filtered: EXTERNAL re-ranked $ext_reranked of $ext_returned rows, PLAIN $plain_reranked of $plain_returned");
+cmp_ok($ext_returned, '>', 50, 'the filtered query reads deep into the stream');
+cmp_ok($ext_reranked, '>=', $ext_returned / 2, 'EXTERNAL: the scan re-ranks what it hands out');
+cmp_ok($plain_reranked, '<', $plain_returned / 4, 'STORAGE PLAIN: the executor re-ranks from the heap row');
+
 $node->stop;
 done_testing();
