@@ -12,8 +12,8 @@ import time
 import numpy as np
 
 import fmnist
-from suite import (K, REFERENCE, connect, copy_rows, copy_text, create_table, log,
-                   mean_recall, run_queries)
+from suite import (K, REFERENCE, connect, copy_rows, copy_text, create_table, head_to_head,
+                   log, mean_recall, run_queries)
 
 IVFFLAT_PROBES = (1, 2, 4, 8, 16, 32)
 HNSW_EF = (10, 20, 40, 80)
@@ -44,6 +44,19 @@ def sweep(cur, sql, params, setting, values, kth, base, queries, rounds):
         rows.append((mean_recall(res, kth, base, queries), qps))
         log(f"pgvector {setting % v}: recall {rows[-1][0]:.3f} QPS {qps:.0f}")
     return rows
+
+
+def vdb_probes_at(s, sql, params, target=0.95):
+    """The smallest vdb.probes of the suite's sweep whose recall@10 reaches
+    target (recall only: timing comes from the head-to-head), or None."""
+    for p in s.probes:
+        s.cur.execute(f"SET vdb.probes = {p}")
+        res, _ = run_queries(s.cur, sql, params, 0)
+        if mean_recall(res, s.kth, s.base, s.queries) >= target:
+            s.cur.execute("RESET vdb.probes")
+            return p
+    s.cur.execute("RESET vdb.probes")
+    return None
 
 
 def filtered(cur, s, setup, n):
@@ -118,12 +131,26 @@ def measure(s):
     # iterative scans, ingest (HNSW's is slow, hundreds of rows/s: a tenth
     # of the rows).
     found = {}
+    probes = vdb_probes_at(s, sql, params)
     for key, ddl, setting, values, filter_setup, share in INDEXES:
         load()
         fig[f"{key}_build_s"] = build(f"CREATE INDEX ON fmnist USING {ddl}")
         fig[f"{key}_curve"] = sweep(cur, sql, params, setting, values, s.kth, s.base, s.queries,
                                     a.rounds)
         fig[f"{key}_qps_at_095"] = best_at(fig[f"{key}_curve"])
+        # vdb against this index's fastest setting with recall >= 0.95,
+        # interleaved (the sweeps above ran minutes apart on a shared machine)
+        ok = [(q, v) for (r, q), v in zip(fig[f"{key}_curve"], values) if r >= 0.95]
+        if probes is not None and ok:
+            v = max(ok)[1]
+            (qv, qp), res = head_to_head([(s.cur, [f"SET vdb.probes = {probes}"]),
+                                          (cur, [setting % v])], sql, params)
+            fig[f"{key}_h2h"] = (probes, mean_recall(res[0], s.kth, s.base, s.queries), qv,
+                                 setting % v, mean_recall(res[1], s.kth, s.base, s.queries), qp)
+            log(f"head-to-head vdb.probes = {probes} {qv:.0f} QPS, pgvector {setting % v} "
+                f"{qp:.0f} QPS: {qv / qp:.2f} x")
+            s.cur.execute("RESET vdb.probes")
+            cur.execute("RESET ALL")
         found[key] = filtered(cur, s, filter_setup, n_filtered)
         cur.execute("RESET ALL")
         fig[f"{key}_copy_rows_s"], fig[f"{key}_insert_rows_s"] = ingest(
@@ -142,6 +169,17 @@ def measure(s):
     for (r, q), e in zip(fig["hnsw_curve"], HNSW_EF):
         lines.append(f"| HNSW m=16 ef_construction=64 | {fig['hnsw_build_s']:.1f} | ef_search={e} "
                      f"| {r:.3f} | {q:.0f} |")
+    h2h = [(k, fig[f"{k}_h2h"]) for k in ("ivfflat", "hnsw") if f"{k}_h2h" in fig]
+    if h2h:
+        lines.append("\nHead-to-head at recall@10 >= 0.95 (the targets' figures): vdb at the smallest "
+                     "vdb.probes reaching it, each pgvector index at its fastest setting reaching it, "
+                     "queries in interleaved blocks of 50, three passes, one client each\n")
+        lines.append("| pgvector index | vdb setting | vdb recall / QPS | pgvector setting "
+                     "| pgvector recall / QPS | vdb / pgvector |")
+        lines.append("|---|---|---|---|---|---|")
+        for k, (p, rv, qv, ps, rp, qp) in h2h:
+            lines.append(f"| {k} | vdb.probes = {p} | {rv:.3f} / {qv:.0f} | {ps} | {rp:.3f} / "
+                         f"{qp:.0f} | {qv / qp:.2f} x |")
     lines.append(f"\nFiltered at 10%, iterative scans (relaxed_order), {n_filtered} queries: "
                  "recall / queries with < 10 rows / QPS\n")
     lines.append("| index | same | shift |")
