@@ -143,6 +143,7 @@ def measure(s):
         ok = [(q, v) for (r, q), v in zip(fig[f"{key}_curve"], values) if r >= 0.95]
         if probes is not None and ok:
             v = max(ok)[1]
+            cur.execute("CHECKPOINT")   # the build's pages, written now rather than during
             (qv, qp), res = head_to_head([(s.cur, [f"SET vdb.probes = {probes}"]),
                                           (cur, [setting % v])], sql, params)
             fig[f"{key}_h2h"] = (probes, mean_recall(res[0], s.kth, s.base, s.queries), qv,
