@@ -4,8 +4,8 @@
  *
  * Each new row gets an interim assignment to the nearest list of the newest
  * sealed segment, so that scans can probe growing rows by list instead of
- * brute-forcing them.  That segment's centroids are cached per backend,
- * keyed by (relfilenode, segment, generation, seal time, lists).
+ * brute-forcing them.  That segment's centroids come from the scans'
+ * per-backend cache (ivf_cache.c, VdbNearestList).
  *
  * Appending holds the metapage share-locked (so the tail cannot move) and
  * the tail page exclusively.  When the tail is full, or the segment holds
@@ -23,89 +23,9 @@
 
 #include "debug.h"
 #include "ivf.h"
+#include "ivf_scan.h"
 #include "ivf_write.h"
 #include "worker.h"
-
-/* The centroids of the newest sealed segment of one index. */
-typedef struct InterimLists
-{
-	RelFileNode node;
-	uint32		segid;			/* 0: nothing cached */
-	uint32		generation;
-	TimestampTz sealed_at;		/* tells apart a new index that reuses the
-								 * relfilenode */
-	int			dim;
-	int			nlists;
-	float	   *centroids;
-	float	   *norms;
-} InterimLists;
-
-static InterimLists interim;
-static MemoryContext interim_context = NULL;
-
-/*
- * Read a sealed segment's centroids into the backend cache.
- */
-static void
-LoadInterimLists(Relation index, VdbSegment seg, int dim)
-{
-	Buffer		buf;
-	Page		page;
-	VdbSealedHeaderData header;
-	VdbRunMap	map;
-	MemoryContext old;
-	int			list = 0;
-
-	if (interim_context == NULL)
-		interim_context = AllocSetContextCreate(TopMemoryContext, "vdb_ivf interim lists",
-												ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(interim_context);
-	interim.segid = 0;
-
-	VdbReadRunHeader(index, seg, false, &header, &map);
-	if (header.dimensions != dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("header of segment %u of index \"%s\" does not match the directory",
-						seg->segid, RelationGetRelationName(index))));
-
-	interim.centroids = MemoryContextAllocHuge(interim_context,
-											   sizeof(float) * (Size) header.nlists * dim);
-	for (BlockNumber p = 0; p < header.ncentroid_pages; p++)
-	{
-		BlockNumber blkno = VdbRunBlock(&map, header.centroid_start + p);
-		OffsetNumber maxoff;
-
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		VdbCheckPageStamp(index, page, blkno, seg->segid, seg->generation, VDB_PAGE_CENTROID);
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && list < (int) header.nlists; off++)
-		{
-			VdbList		l = (VdbList) PageGetItem(page, PageGetItemId(page, off));
-
-			memcpy(interim.centroids + (Size) list * dim, l->centroid, sizeof(float) * dim);
-			list++;
-		}
-		UnlockReleaseBuffer(buf);
-	}
-	if (list != (int) header.nlists)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("segment %u of index \"%s\" has %d lists on its centroid pages, expected %u",
-						seg->segid, RelationGetRelationName(index), list, header.nlists)));
-
-	old = MemoryContextSwitchTo(interim_context);
-	interim.norms = VdbNormsOf(interim.centroids, header.nlists, dim);
-	MemoryContextSwitchTo(old);
-	interim.node = index->rd_node;
-	interim.generation = seg->generation;
-	interim.sealed_at = seg->sealed_at;
-	interim.dim = dim;
-	interim.nlists = header.nlists;
-	interim.segid = seg->segid;
-}
 
 /*
  * Give an entry its interim assignment: the nearest list of the newest
@@ -128,14 +48,9 @@ AssignInterim(Relation index, VdbDistanceKind kind, int dim, VdbGrowingEntry ent
 	entry->assign_list = 0;
 	if (newest != NULL && newest->nlists > 0)
 	{
-		if (interim.segid != newest->segid || interim.generation != newest->generation ||
-			interim.sealed_at != newest->sealed_at || interim.nlists != (int) newest->nlists ||
-			interim.dim != dim || !RelFileNodeEquals(interim.node, index->rd_node))
-			LoadInterimLists(index, newest, dim);
 		entry->assign_segid = newest->segid;
-		entry->assign_list = VdbNearestCentroid(kind, entry->x, dim, interim.centroids,
-												interim.norms, interim.nlists,
-												palloc(sizeof(float) * interim.nlists));
+		entry->assign_list = VdbNearestList(VdbGetCachedSegment(index, newest, dim), kind,
+											entry->x);
 	}
 	pfree(meta);
 }
