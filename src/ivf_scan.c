@@ -69,11 +69,12 @@
  * once.  For L2 and inner product, exact distances are what the SQL
  * operators compute (the same kernels on the same floats), so neither
  * xs_recheck nor xs_recheckorderby is set (P20).
- * When the indexed column is stored PLAIN (HeapRerank), the scan does not
- * re-rank at all: a row leaves with its bound and xs_recheckorderby, and
+ * When the indexed column is stored PLAIN (HeapRerank), a row found past
+ * the first batch leaves with its bound and xs_recheckorderby instead, and
  * the executor computes the operator on the heap row it fetches anyway and
- * reorders (IndexNextWithReorder), which spares a float page per row; it
- * pulls one row past each it returns, which the widening rules allow for.
+ * reorders (IndexNextWithReorder), which spares a float page per row of a
+ * deep (filtered) scan; see ivfgettuple for the rows the scan still
+ * re-ranks itself.
  * Cosine is the exception: the index holds normalised vectors, and
  * 1 - (q/|q|).(x/|x|) rounds differently from the operator's
  * 1 - q.x / sqrt(|q|^2 |x|^2) (by about 1e-7: TAP 072's soak found rows
@@ -140,7 +141,10 @@ typedef struct VdbCandidate
 	ItemPointerData tid;
 	OffsetNumber vector_off;	/* float entry's item, 0 when exact */
 	BlockNumber vector_blk;		/* float entry's block */
-	int32		seg;			/* its sealed segment (index into sealed[]) */
+	int16		seg;			/* its sealed segment (index into sealed[]) */
+	bool		loose;			/* a bound past the first batch's cut, maybe
+								 * from a partial sum (VdbSq8SetBeyond): far
+								 * below the distance, perhaps */
 } VdbCandidate;
 
 /* One list in the global ranking. */
@@ -540,7 +544,8 @@ SqlDistance(VdbScanOpaque so, float distance)
 	switch (so->kind)
 	{
 		case VDB_DISTANCE_L2:
-			return sqrt(Max((double) distance, 0.0));	/* bounds may dip below 0 */
+			/* bounds may dip below 0 */
+			return distance < 0.0f ? 0.0 : sqrt((double) distance);
 		case VDB_DISTANCE_COSINE:
 			return 1.0 + (double) distance;
 		default:
@@ -805,7 +810,8 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 	 * list's float pages in order at once costs less then (on Fashion-
 	 * MNIST with a 1% filter that excludes the query's neighbours, a query
 	 * returns 10,000-20,000 rows).  The first batch, which unfiltered LIMIT
-	 * queries never get past, keeps the codes.
+	 * queries never get past, keeps the codes, and so does every batch when
+	 * the executor re-ranks from the heap (heap_rerank).
 	 */
 	bool		exact_now = codes && so->round > 0 && !so->no_order && !so->heap_rerank;
 	bool		bounds = codes && !so->no_order && !exact_now;
@@ -851,6 +857,7 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 				continue;
 			c = &so->cand[so->ncand++];
 			c->seg = segno;
+			c->loose = false;
 			if (codes)
 			{
 				VdbCodeEntry entry = (VdbCodeEntry) PageGetItem(page, itemid);
@@ -893,9 +900,12 @@ ReadPostingList(IndexScanDesc scan, int segno, uint32 list)
 							  so->batch_errors, nbatch, so->batch_bounds);
 			for (int i = 0; i < nbatch; i++)
 			{
-				so->cand[page_first + i].distance = so->batch_bounds[i];
+				VdbCandidate *c = &so->cand[page_first + i];
+
+				c->distance = so->batch_bounds[i];
+				c->loose = sseg->pq.cut && c->distance >= sseg->pq.beyond;
 				if (so->round == 0)
-					nearer |= KthAdd(&so->entry_kth, so->batch_bounds[i]);
+					nearer |= KthAdd(&so->entry_kth, c->distance);
 			}
 			if (nearer)
 				VdbSq8SetBeyond(&sseg->pq, KthValue(&so->entry_kth));
@@ -980,6 +990,7 @@ ReadChainPage(IndexScanDesc scan, int pageno, Page page, bool first_read)
 		c->tid = entry->tid;
 		c->vector_off = InvalidOffsetNumber;
 		c->seg = -1;
+		c->loose = false;
 		so->stats.entries_scanned++;
 	}
 }
@@ -1301,14 +1312,19 @@ RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 	pfree(nth.heap);
 	for (uint32 i = first; !settled && i < m; i++)
 	{
-		if (!r[i].exact && r[i].distance < nth_value)
+		if (r[i].distance < nth_value)
 		{
-			int			segno = SegmentOfList(so, r[i].list);
+			/* exact already (refined by an earlier batch), or made so */
+			if (!r[i].exact)
+			{
+				int			segno = SegmentOfList(so, r[i].list);
 
-			r[i].distance = ExactRank(so, so->sealed[segno].cache,
-									  r[i].list - so->sealed[segno].first_list);
-			r[i].exact = true;
-			any = further = true;
+				r[i].distance = ExactRank(so, so->sealed[segno].cache,
+										  r[i].list - so->sealed[segno].first_list);
+				r[i].exact = true;
+				any = true;
+			}
+			further = true;
 		}
 	}
 	if (!so->rest_sorted)
@@ -1646,6 +1662,7 @@ StartScan(IndexScanDesc scan)
 
 	if (so->ranked_bounds)
 		so->ranked_near = PartitionRanked(so->ranked, so->nlists, KthValue(&kth));
+	pfree(kth.heap);
 	ProbeLists(scan, first_batch);
 
 	/* Growing and frozen segments: read once, measured now or deferred. */
@@ -1844,12 +1861,16 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		 * the executor pulls every row bounded below the k-th distance
 		 * before it returns k rows, and those pulls would count as rows
 		 * taken for the widening rules, which would then widen a plain
-		 * LIMIT k query.  Nor below the last row returned: that row's
-		 * bound may lie below its distance, and the executor must never
-		 * be handed a bound below one it has seen.
+		 * LIMIT k query.  Nor a loose bound, which may lie far below the
+		 * distance: the executor would pull every row up to the distance
+		 * before it could return this one, and the rules would count
+		 * those pulls as rows taken (on Fashion-MNIST with a random 10%
+		 * filter that tripled the rows pulled).  Nor below the last row
+		 * returned: that row's bound may lie below its distance, and the
+		 * executor must never be handed a bound below one it has seen.
 		 */
 		if (so->cand[0].vector_off != InvalidOffsetNumber &&
-			!(so->heap_rerank && so->round > 0 &&
+			!(so->heap_rerank && so->round > 0 && !so->cand[0].loose &&
 			  !(so->have_last && CandidateBefore(&so->cand[0], &so->last))))
 		{
 			RerankCandidate(scan, &so->cand[0]);

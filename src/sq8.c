@@ -7,9 +7,10 @@
  * |x - decoded| (the entry's error) for L2, or |q| times that for inner
  * products.  On top of that every float computation is bounded as
  * distance.h states for its kernel over d terms (3 d eps (|qs| + |s code|)^2
- * for SQ8 L2, 2 d eps |w| |code| for SQ8 dot, 2 d eps (|a| + |b|)^2 and
- * 2 d eps |a| |b| for the exact L2 and inner product the scan compares
- * with), plus one rounding per element in preparing qs.  The norms involved
+ * for SQ8 L2, 2 d eps |w| |code| for SQ8 dot; for the exact L2 the scan
+ * compares with, (d + 8) eps times the distance itself, as its terms are
+ * non-negative, and 2 d eps |a| |b| for the exact inner product), plus one
+ * rounding per element in preparing qs.  The norms involved
  * are bounded per segment: |s * code| <= span = |255 s|, |x| <= max_norm.
  * All of it is evaluated in double with generous margins, and the result is
  * rounded down to a float, so the bound never exceeds the float distance
