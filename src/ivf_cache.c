@@ -28,7 +28,6 @@
 
 #include "distance.h"
 #include "ivf_scan.h"
-#include "ivf_write.h"
 #include "sq8.h"
 
 /* Keep at most this many bytes of centroids (least recently used go first). */
@@ -43,13 +42,6 @@ typedef struct VdbCacheEntry
 	LocalTransactionId used_in;	/* last transaction that used it */
 	VdbCachedSegment seg;
 } VdbCacheEntry;
-
-/* A list and its bound, for VdbNearestList. */
-typedef struct VdbListBound
-{
-	float		bound;
-	uint32		list;
-} VdbListBound;
 
 static MemoryContext VdbCacheContext = NULL;
 static VdbCacheEntry **cache_entries = NULL;
@@ -286,91 +278,6 @@ EvictEntries(Size incoming)
 		MemoryContextDelete(cache_entries[oldest]->cxt);
 		cache_entries[oldest] = cache_entries[--cache_nentries];
 	}
-}
-
-/*
- * qsort order of (bound, list) pairs: by bound.
- */
-static int
-CompareBound(const void *a, const void *b)
-{
-	float		x = ((const VdbListBound *) a)->bound;
-	float		y = ((const VdbListBound *) b)->bound;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * The list of a cached segment whose centroid is nearest x (kind's ranking:
- * smallest L2 distance, largest inner product), for a new row's interim
- * assignment.  With centroid codes (L2), every list gets a lower bound from
- * its code; the exact float distance (VectorL2SquaredDistance) of the list
- * with the smallest bound is the first guess, and then only lists bounded
- * below the best distance found are measured, in bound order.  As fast as
- * OpenBLAS's sgemv over the float centroids on Fashion-MNIST.  (Cutting codes
- * short once a first guess is known, as scans do for entries, made COPY 15%
- * slower: the codes do not stay in cache from one row to the next.)
- */
-uint32
-VdbNearestList(const VdbCachedSegment *seg, VdbDistanceKind kind, const float *x)
-{
-	int			dim = seg->dim;
-	VdbSq8Query pq;
-	float	   *bounds;
-	const uint8 **codes;
-	VdbListBound *nearer;
-	int			nnearer = 0;
-	uint32		best = 0;
-	float		best_distance;
-
-	if (!seg->rank_codes || kind != VDB_DISTANCE_L2)
-		return (uint32) VdbNearestCentroid(kind, x, dim, seg->centroids, seg->centroid_norms,
-										   seg->nlists, palloc(sizeof(float) * seg->nlists));
-
-	bounds = palloc(sizeof(float) * seg->nlists);
-	codes = palloc(sizeof(uint8 *) * seg->nlists);
-	pq.qs = palloc(sizeof(float) * dim);
-	pq.q16 = palloc(sizeof(int16) * dim);
-	VdbSq8Prepare(&pq, x, dim, true, seg->cq_offset, seg->cq_scale, seg->cq_span,
-				  seg->cq_max_norm);
-	for (uint32 l = 0; l < seg->nlists; l++)
-		codes[l] = seg->ccodes + (Size) l * dim;
-	VdbSq8LowerBounds(&pq, seg->cq_scale, codes, seg->cerrors, seg->nlists, bounds);
-
-	for (uint32 l = 1; l < seg->nlists; l++)
-		if (bounds[l] < bounds[best])
-			best = l;
-	best_distance = VectorL2SquaredDistance(dim, x, seg->centroids + (Size) best * dim);
-	nearer = palloc(sizeof(VdbListBound) * seg->nlists);
-	for (uint32 l = 0; l < seg->nlists; l++)
-	{
-		if (l != best && bounds[l] < best_distance)
-		{
-			nearer[nnearer].bound = bounds[l];
-			nearer[nnearer++].list = l;
-		}
-	}
-	qsort(nearer, nnearer, sizeof(VdbListBound), CompareBound);
-	for (int i = 0; i < nnearer && nearer[i].bound < best_distance; i++)
-	{
-		uint32		l = nearer[i].list;
-		float		d = VectorL2SquaredDistance(dim, x, seg->centroids + (Size) l * dim);
-
-		if (d < best_distance)
-		{
-			best_distance = d;
-			best = l;
-		}
-	}
-	pfree(nearer);
-	pfree(bounds);
-	pfree(codes);
-	pfree(pq.qs);
-	pfree(pq.q16);
-	if (isnan(best_distance))	/* NaN distances: rank as before codes */
-		return (uint32) VdbNearestCentroid(kind, x, dim, seg->centroids, seg->centroid_norms,
-										   seg->nlists, palloc(sizeof(float) * seg->nlists));
-	return best;
 }
 
 /*

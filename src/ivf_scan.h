@@ -104,8 +104,6 @@ extern void VdbCheckSegmentPage(Relation index, Page page, BlockNumber blkno,
 extern const VdbCachedSegment *VdbGetCachedSegment(Relation index,
 												   const VdbSegmentData *seg,
 												   int dim);
-extern uint32 VdbNearestList(const VdbCachedSegment *seg, VdbDistanceKind kind,
-							 const float *x);
 
 extern VdbChainSummary *VdbGetChainSummary(Relation index,
 											const VdbSegmentData *seg);
