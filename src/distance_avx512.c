@@ -4,8 +4,10 @@
  *
  * Each function is compiled for AVX-512F by its own target attribute, not
  * by a global -m flag, so the rest of the library stays baseline x86-64 and
- * DistanceInit() calls into this file only after checking the CPU.  Only
- * AVX-512F instructions are used, so every AVX-512 CPU qualifies.
+ * DistanceInit() calls into this file only after checking the CPU.  The
+ * float kernels use AVX-512F only; the integer SQ8 kernel needs 16-bit lanes
+ * and masked byte loads (AVX-512BW and VL), which every AVX-512 CPU but the
+ * Xeon Phi has: those run the AVX2 family.
  *
  * The main loops keep four 16-float accumulators to cover the FMA latency.
  * The last dim % 16 floats go through masked loads, which do not touch the
@@ -22,6 +24,7 @@
 #include <immintrin.h>
 
 #define VDB_TARGET_AVX512 __attribute__((target("avx512f")))
+#define VDB_TARGET_AVX512BW __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 /*
  * Mask selecting the first n (0..15) lanes.
@@ -328,14 +331,76 @@ Sq8DotAvx512(int dim, const float *w, const uint8 *code)
 }
 
 /*
+ * sum (q[i] - code[i])^2 over [from, to) in 32-bit integers, exact (see
+ * distance.h): as Sq8L2IntAvx2, 32 dimensions a step; the last 1..31 go
+ * through masked loads, which read nothing past the arrays.
+ */
+VDB_TARGET_AVX512BW static inline uint32
+Sq8L2IntSpan(const int16 *q, const uint8 *code, int from, int to)
+{
+	__m512i		s0 = _mm512_setzero_si512();
+	__m512i		s1 = _mm512_setzero_si512();
+	int			i = from;
+
+	for (; i + 64 <= to; i += 64)
+	{
+		__m512i		d0 = _mm512_sub_epi16(_mm512_loadu_si512(q + i),
+										  _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (code + i))));
+		__m512i		d1 = _mm512_sub_epi16(_mm512_loadu_si512(q + i + 32),
+										  _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (code + i + 32))));
+
+		s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(d0, d0));
+		s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(d1, d1));
+	}
+	if (i + 32 <= to)
+	{
+		__m512i		d = _mm512_sub_epi16(_mm512_loadu_si512(q + i),
+										 _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (code + i))));
+
+		s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(d, d));
+		i += 32;
+	}
+	if (i < to)
+	{
+		__mmask32	m = (__mmask32) ((1U << (to - i)) - 1);
+		__m512i		d = _mm512_sub_epi16(_mm512_maskz_loadu_epi16(m, q + i),
+										 _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, code + i)));
+
+		s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(d, d));
+	}
+	return (uint32) _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
+/*
+ * The integer SQ8 kernel (distance.h): one pass without a limit, else
+ * SQ8_INT_STEP dimensions at a time (as Sq8L2IntAvx2).
+ */
+VDB_TARGET_AVX512BW static uint32
+Sq8L2IntAvx512(int dim, const int16 *q, const uint8 *code, uint32 limit)
+{
+	uint32		sum = 0;
+
+	if (limit == PG_UINT32_MAX)
+		return Sq8L2IntSpan(q, code, 0, dim);
+	for (int step = 0; step < dim; step += SQ8_INT_STEP)
+	{
+		sum += Sq8L2IntSpan(q, code, step, Min(dim, step + SQ8_INT_STEP));
+		if (sum > limit)
+			break;
+	}
+	return sum;
+}
+
+/*
  * Does this CPU (and OS, which must save the ZMM and mask state) run
- * AVX-512F?  libgcc's CPU model checks both.
+ * AVX-512F, BW and VL?  libgcc's CPU model checks both.
  */
 static bool
 Avx512Supported(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f");
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		__builtin_cpu_supports("avx512vl");
 }
 
 const DistanceVariant DistanceVariantAvx512 = {
@@ -347,7 +412,7 @@ const DistanceVariant DistanceVariantAvx512 = {
 	.cosine_parts = CosinePartsAvx512,
 	.sq8_l2_squared = Sq8L2SquaredAvx512,
 	.sq8_dot = Sq8DotAvx512,
-	.sq8_int_l2 = Sq8L2IntAvx2,
+	.sq8_int_l2 = Sq8L2IntAvx512,
 };
 
 #endif							/* VDB_HAVE_X86_KERNELS */
