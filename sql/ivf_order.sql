@@ -58,30 +58,21 @@ RESET enable_indexscan;
 ALTER TABLE io ALTER COLUMN v SET STORAGE PLAIN;
 SET enable_seqscan = off;
 SET vdb.probes = 1;
-CREATE TEMP TABLE s AS
-SELECT row_number() OVER () AS ord, id, v <=> (SELECT x FROM q WHERE n = 2) AS d
-FROM (SELECT id, v FROM io ORDER BY v <=> (SELECT x FROM q WHERE n = 2)) s;
-SELECT count(*) + (SELECT skipped_for_order FROM vdb_last_scan()) AS accounted,
-	count(DISTINCT id) = count(*) AS once,
-	count(*) FILTER (WHERE d < prev) AS steps_back
-FROM (SELECT id, d, lag(d) OVER (ORDER BY ord) AS prev FROM s) t;
-DROP TABLE s;
-CREATE TEMP TABLE s AS
-SELECT row_number() OVER () AS ord, id, v <-> (SELECT x FROM q WHERE n = 2) AS d
-FROM (SELECT id, v FROM io ORDER BY v <-> (SELECT x FROM q WHERE n = 2)) s;
-SELECT count(*) + (SELECT skipped_for_order FROM vdb_last_scan()) AS accounted,
-	count(DISTINCT id) = count(*) AS once,
-	count(*) FILTER (WHERE d < prev) AS steps_back
-FROM (SELECT id, d, lag(d) OVER (ORDER BY ord) AS prev FROM s) t;
-DROP TABLE s;
-CREATE TEMP TABLE s AS
-SELECT row_number() OVER () AS ord, id, v <#> (SELECT x FROM q WHERE n = 2) AS d
-FROM (SELECT id, v FROM io ORDER BY v <#> (SELECT x FROM q WHERE n = 2)) s;
-SELECT count(*) + (SELECT skipped_for_order FROM vdb_last_scan()) AS accounted,
-	count(DISTINCT id) = count(*) AS once,
-	count(*) FILTER (WHERE d < prev) AS steps_back
-FROM (SELECT id, d, lag(d) OVER (ORDER BY ord) AS prev FROM s) t;
-DROP TABLE s;
+CREATE FUNCTION order_check(op text, OUT accounted bigint, OUT once bool,
+							OUT steps_back bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('CREATE TEMP TABLE s AS
+		SELECT row_number() OVER () AS ord, id, v %1$s (SELECT x FROM q WHERE n = 2) AS d
+		FROM (SELECT id, v FROM io ORDER BY v %1$s (SELECT x FROM q WHERE n = 2)) s', op);
+	SELECT count(*) + (SELECT skipped_for_order FROM vdb_last_scan()),
+		count(DISTINCT id) = count(*), count(*) FILTER (WHERE d < prev)
+	INTO accounted, once, steps_back
+	FROM (SELECT id, d, lag(d) OVER (ORDER BY ord) AS prev FROM s) t;
+	DROP TABLE s;
+END $$;
+SELECT op, c.* FROM unnest(ARRAY['<=>', '<->', '<#>']) op, LATERAL order_check(op) c;
+DROP FUNCTION order_check(text);
 RESET vdb.probes;
 RESET enable_seqscan;
 DROP TABLE io;

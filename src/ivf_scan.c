@@ -1257,6 +1257,24 @@ SegmentOfList(VdbScanOpaque so, uint32 g)
 }
 
 /*
+ * Give a ranked list its exact value, if it has only a bound.  Returns
+ * whether its value changed.
+ */
+static bool
+MakeExact(VdbScanOpaque so, VdbRankedList *r)
+{
+	int			segno;
+
+	if (r->exact)
+		return false;
+	segno = SegmentOfList(so, r->list);
+	r->distance = ExactRank(so, so->sealed[segno].cache,
+							r->list - so->sealed[segno].first_list);
+	r->exact = true;
+	return true;
+}
+
+/*
  * Move the n first of the ranked lists r[0 .. m) by exact value to r[0 ..
  * n) (for a sorted rest, see rest_sorted, only compute the values: the
  * caller sorts again when this returns true).  A bound is never above the
@@ -1297,15 +1315,7 @@ RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 			settled = true;		/* bounds only grow from here */
 			break;
 		}
-		if (!r[i].exact)
-		{
-			int			segno = SegmentOfList(so, r[i].list);
-
-			r[i].distance = ExactRank(so, so->sealed[segno].cache,
-									  r[i].list - so->sealed[segno].first_list);
-			r[i].exact = true;
-			any = true;
-		}
+		any |= MakeExact(so, &r[i]);
 		KthAdd(&nth, r[i].distance);
 	}
 	nth_value = KthValue(&nth);
@@ -1315,15 +1325,7 @@ RefineRanking(VdbScanOpaque so, VdbRankedList *r, uint32 m, uint32 n)
 		if (r[i].distance < nth_value)
 		{
 			/* exact already (refined by an earlier batch), or made so */
-			if (!r[i].exact)
-			{
-				int			segno = SegmentOfList(so, r[i].list);
-
-				r[i].distance = ExactRank(so, so->sealed[segno].cache,
-										  r[i].list - so->sealed[segno].first_list);
-				r[i].exact = true;
-				any = true;
-			}
+			any |= MakeExact(so, &r[i]);
 			further = true;
 		}
 	}
