@@ -289,6 +289,23 @@ DistanceKernelName(void)
 }
 
 /*
+ * Route the kernel pointers to family v (the unit tests go through every
+ * family the CPU runs this way).
+ */
+void
+DistanceUse(const DistanceVariant *v)
+{
+	VectorL2SquaredDistance = v->l2_squared;
+	VectorInnerProduct = v->inner_product;
+	VectorL1Distance = v->l1;
+	VectorCosineParts = v->cosine_parts;
+	VectorSq8L2Squared = v->sq8_l2_squared;
+	VectorSq8Dot = v->sq8_dot;
+	VectorSq8L2Int = v->sq8_int_l2;
+	kernel_name = v->name;
+}
+
+/*
  * Choose the kernels for this CPU: the first family in DistanceVariants
  * that the CPU supports.  A few CPUID reads, so cheap enough for every
  * backend start.
@@ -306,13 +323,5 @@ DistanceInit(void)
 			break;
 		}
 	}
-
-	VectorL2SquaredDistance = v->l2_squared;
-	VectorInnerProduct = v->inner_product;
-	VectorL1Distance = v->l1;
-	VectorCosineParts = v->cosine_parts;
-	VectorSq8L2Squared = v->sq8_l2_squared;
-	VectorSq8Dot = v->sq8_dot;
-	VectorSq8L2Int = v->sq8_int_l2;
-	kernel_name = v->name;
+	DistanceUse(v);
 }

@@ -403,7 +403,7 @@ Sq8L2IntSpan(const int16 *q, const uint8 *code, int from, int to)
  * checks cost a third of the time of a full pass), else SQ8_INT_STEP
  * dimensions at a time.
  */
-VDB_TARGET_AVX2 uint32
+VDB_TARGET_AVX2 static uint32
 Sq8L2IntAvx2(int dim, const int16 *q, const uint8 *code, uint32 limit)
 {
 	uint32		sum = 0;

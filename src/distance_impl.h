@@ -37,15 +37,12 @@ extern const int DistanceVariantCount;
 
 extern const DistanceVariant DistanceVariantScalar;
 
+extern void DistanceUse(const DistanceVariant *v);
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define VDB_HAVE_X86_KERNELS 1
 extern const DistanceVariant DistanceVariantAvx2;
 extern const DistanceVariant DistanceVariantAvx512;
-
-/* AVX2's integer SQ8 kernel, also the AVX-512 family's (AVX-512F alone has
- * no 16-bit integer arithmetic) */
-extern uint32 Sq8L2IntAvx2(int dim, const int16 *q, const uint8 *code,
-						   uint32 limit);
 #endif
 
 #endif							/* VDB_DISTANCE_IMPL_H */

@@ -301,11 +301,7 @@ main(void)
 
 		if (!var->supported())
 			continue;
-		VectorL2SquaredDistance = var->l2_squared;
-		VectorInnerProduct = var->inner_product;
-		VectorSq8L2Squared = var->sq8_l2_squared;
-		VectorSq8Dot = var->sq8_dot;
-		VectorSq8L2Int = var->sq8_int_l2;
+		DistanceUse(var);
 		CheckIntKernel(var->name);
 		for (size_t d = 0; d < lengthof(dims); d++)
 			for (int kind = 0; kind < 4; kind++)
